@@ -1,0 +1,1 @@
+"""Activities, grouped by the external system they talk to."""

@@ -1,0 +1,237 @@
+"""Broker activities: every call the closure makes to Alpaca, each one reading broker truth first.
+
+alpaca-py is blocking, so these are sync activities run on the worker's thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from alpaca.broker.enums import TransferDirection, TransferTiming
+from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
+from temporalio import activity
+
+from activities.alpaca_client import BrokerConnection
+from closure.broker_types import (
+    AccountClosed,
+    AccountView,
+    AchRelationshipView,
+    BrokerClock,
+    BusinessDeadlineInput,
+    CreatedWithdrawal,
+    CreateWithdrawalInput,
+    LiquidationOrders,
+    PlanWithdrawalInput,
+    PositionView,
+    TrackTransfersInput,
+    TransferPlan,
+    TransferView,
+)
+from closure.errors import (
+    AccountCloseRefused,
+    AccountNotClosedYet,
+    BrokerRequestRefused,
+    BrokerStateUnexpected,
+    WithdrawalRefused,
+)
+from closure.money import ZERO, cents, parse_money
+
+DAILY_WINDOW = timedelta(hours=24)
+
+
+def _transfer_view(t: Any) -> TransferView:
+    return TransferView(
+        id=str(t.id),
+        amount=parse_money(t.amount),
+        status=str(t.status.value if hasattr(t.status, "value") else t.status),
+        direction=str(t.direction.value if hasattr(t.direction, "value") else t.direction),
+        relationship_id=str(t.relationship_id) if t.relationship_id else None,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        reason=t.reason,
+    )
+
+
+class BrokerActivities:
+    def __init__(self, connection: BrokerConnection) -> None:
+        self._broker = connection
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def _clock(self) -> BrokerClock:
+        clock = self._broker.call("read the market clock", lambda c: c.get_clock())
+        return BrokerClock(
+            now=clock.timestamp, is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close
+        )
+
+    def _outgoing(self, account_id: str) -> list[TransferView]:
+        transfers = self._broker.call(
+            "list transfers",
+            lambda c: c.get_transfers_for_account(account_id, GetTransfersRequest(direction=TransferDirection.OUTGOING)),
+        )
+        return sorted((_transfer_view(t) for t in transfers), key=lambda t: t.created_at)
+
+    @activity.defn(name="broker.inspect_account")
+    def inspect_account(self, account_id: str) -> AccountView:
+        """Account status, balances, positions, open orders, the approved bank, and the broker's clock."""
+        acct = self._broker.call("read the account", lambda c: c.get_trade_account_by_id(account_id))
+        positions = self._broker.call("list positions", lambda c: c.get_all_positions_for_account(account_id))
+        orders = self._broker.call(
+            "list open orders",
+            lambda c: c.get_orders_for_account(account_id, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)),
+        )
+        relationships = self._broker.call(
+            "list ACH relationships",
+            lambda c: c.get_ach_relationships_for_account(account_id, statuses=["APPROVED"]),
+        )
+        approved = next(iter(relationships), None)
+        return AccountView(
+            account_id=account_id,
+            status=str(acct.status.value),
+            account_blocked=bool(acct.account_blocked),
+            transfers_blocked=bool(acct.transfers_blocked),
+            cash=parse_money(acct.cash),
+            cash_withdrawable=parse_money(acct.cash_withdrawable),
+            pending_transfer_out=parse_money(acct.pending_transfer_out),
+            pending_transfer_in=parse_money(acct.pending_transfer_in),
+            positions=[PositionView(symbol=p.symbol, qty=Decimal(p.qty)) for p in positions],
+            open_orders=len(orders),
+            approved_relationship=None
+            if approved is None
+            else AchRelationshipView(
+                id=str(approved.id),
+                status=str(approved.status.value),
+                account_last4=str(approved.bank_account_number)[-4:],
+                nickname=approved.nickname,
+            ),
+            clock=self._clock(),
+        )
+
+    @activity.defn(name="broker.business_deadline")
+    def business_deadline(self, request: BusinessDeadlineInput) -> datetime:
+        """The same time of day, `business_days` trading days after `start`, by the broker's calendar."""
+        start_day = request.start.date()
+        days = self._broker.call(
+            "read the market calendar",
+            lambda c: c.get_calendar(
+                GetCalendarRequest(start=start_day, end=start_day + timedelta(days=request.business_days * 2 + 14))
+            ),
+        )
+        later = [d.date for d in days if d.date > start_day]
+        if len(later) < request.business_days:
+            raise BrokerStateUnexpected("the broker calendar has too few trading days ahead")
+        return datetime.combine(later[request.business_days - 1], request.start.timetz())
+
+    # --- liquidation ----------------------------------------------------------------------------------------
+
+    @activity.defn(name="broker.liquidate")
+    def liquidate(self, account_id: str) -> LiquidationOrders:
+        """Cancel every open order, then place closing orders for every position."""
+        cancelled = self._broker.call("cancel open orders", lambda c: c.cancel_orders_for_account(account_id))
+        closed = self._broker.call(
+            "close all positions", lambda c: c.close_all_positions_for_account(account_id, cancel_orders=True)
+        )
+        sold, refused = [], []
+        for result in closed:
+            if result.status == 200:
+                sold.append(str(result.symbol))
+            else:
+                refused.append(f"{result.symbol}: {getattr(result.body, 'message', result.body)}")
+        return LiquidationOrders(orders_cancelled=len(cancelled), sell_orders=sold, refused=refused)
+
+    # --- withdrawals ----------------------------------------------------------------------------------------
+
+    @activity.defn(name="broker.plan_withdrawal")
+    def plan_withdrawal(self, request: PlanWithdrawalInput) -> TransferPlan:
+        """How much may go out now: min(withdrawable, what the rolling 24 h window has left)."""
+        acct = self._broker.call("read the account", lambda c: c.get_trade_account_by_id(request.account_id))
+        outgoing = self._outgoing(request.account_id)
+        now = self._clock().now
+        in_window = [t for t in outgoing if t.uses_daily_limit and t.created_at > now - DAILY_WINDOW]
+        used = sum((t.amount for t in in_window), ZERO)
+        limit_left = max(request.daily_limit - used, ZERO)
+        withdrawable = parse_money(acct.cash_withdrawable)
+        tracked = {t.id: t for t in outgoing}
+        missing = [i for i in request.tracked_transfer_ids if i not in tracked]
+        if missing:
+            raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
+        return TransferPlan(
+            broker_now=now,
+            cash=parse_money(acct.cash),
+            cash_withdrawable=withdrawable,
+            window_used=used,
+            limit_left=limit_left,
+            amount=cents(min(withdrawable, limit_left)),
+            window_frees_at=min(t.created_at for t in in_window) + DAILY_WINDOW if in_window else None,
+            outgoing_before=[t.id for t in outgoing],
+            tracked=[tracked[i] for i in request.tracked_transfer_ids],
+        )
+
+    @activity.defn(name="broker.create_withdrawal")
+    def create_withdrawal(self, request: CreateWithdrawalInput) -> CreatedWithdrawal:
+        """Check, then create: adopt a transfer an earlier attempt made for this chunk, or make one."""
+        before = set(request.outgoing_before)
+        appeared = [t for t in self._outgoing(request.account_id) if t.id not in before and not t.failed]
+        if appeared:
+            same = [t for t in appeared if t.amount == request.amount] or appeared
+            activity.logger.warning("adopting transfer %s for %s", same[0].id, request.chunk_key)
+            return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=same[0], adopted=True)
+        body = CreateACHTransferRequest(
+            amount=str(request.amount),
+            direction=TransferDirection.OUTGOING,
+            timing=TransferTiming.IMMEDIATE,
+            relationship_id=request.relationship_id,
+        )
+        try:
+            created = self._broker.call(
+                f"create withdrawal {request.chunk_key}",
+                lambda c: c.create_transfer_for_account(request.account_id, body),
+            )
+        except BrokerRequestRefused as exc:
+            raise WithdrawalRefused(str(exc)) from exc
+        return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=_transfer_view(created), adopted=False)
+
+    @activity.defn(name="broker.track_transfers")
+    def track_transfers(self, request: TrackTransfersInput) -> list[TransferView]:
+        outgoing = {t.id: t for t in self._outgoing(request.account_id)}
+        missing = [i for i in request.transfer_ids if i not in outgoing]
+        if missing:
+            raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
+        return [outgoing[i] for i in request.transfer_ids]
+
+    # --- closing --------------------------------------------------------------------------------------------
+
+    @activity.defn(name="broker.close_account")
+    def close_account(self, account_id: str) -> AccountClosed:
+        """Close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms."""
+        status = self._account_status(account_id)
+        if status != "ACCOUNT_CLOSED":
+            try:
+                self._broker.call("close the account", lambda c: c.close_account(account_id))
+            except BrokerRequestRefused as exc:
+                raise AccountCloseRefused(str(exc)) from exc
+            status = self._account_status(account_id)
+        if status != "ACCOUNT_CLOSED":
+            raise AccountNotClosedYet(f"the broker reports {status} after the close request")
+        return AccountClosed(status=status, closed_at=self._clock().now)
+
+    def _account_status(self, account_id: str) -> str:
+        account = self._broker.call("read the account", lambda c: c.get_account_by_id(account_id))
+        return str(account.status.value)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.inspect_account,
+            self.business_deadline,
+            self.liquidate,
+            self.plan_withdrawal,
+            self.create_withdrawal,
+            self.track_transfers,
+            self.close_account,
+        ]
+

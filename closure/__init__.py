@@ -1,0 +1,1 @@
+"""Domain of the account closure service: policy, progress, errors, settings."""

@@ -1,0 +1,118 @@
+"""DESIGN §7: the promises every closure keeps, checked against the broker's ledger and the closure's record.
+
+Used by the end-to-end tests, the demo and (later) the chaos and load runs; each check returns the list of
+violations, so a report names every broken promise, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from closure.money import ZERO, parse_money
+from closure.phases import TRANSFER_NEVER_SENT, TRANSFER_TERMINAL, ClosurePhase
+from closure.progress import ClosureProgress
+
+WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    kind: str
+    amount: Decimal
+    status: str
+    transfer_id: str | None
+    created_at: datetime
+
+
+def parse_ledger(raw: dict[str, Any]) -> tuple[str, Decimal, list[LedgerLine]]:
+    lines = [
+        LedgerLine(
+            kind=e["kind"],
+            amount=parse_money(e["amount"]),
+            status=e["status"],
+            transfer_id=e.get("transfer_id"),
+            created_at=datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")),
+        )
+        for e in raw["entries"]
+    ]
+    return raw["status"], parse_money(raw["cash"]), lines
+
+
+def _sum(lines: list[LedgerLine], kind: str, statuses: set[str] | None = None) -> Decimal:
+    return sum((ln.amount for ln in lines if ln.kind == kind and (statuses is None or ln.status in statuses)), ZERO)
+
+
+def every_dollar_accounted_for(raw_ledger: dict[str, Any]) -> list[str]:
+    """Σ completed withdrawals = everything that came in (deposits, sales, credits) minus purchases; cash 0."""
+    _, cash, lines = parse_ledger(raw_ledger)
+    came_in = (
+        _sum(lines, "deposit", {"COMPLETE"}) + _sum(lines, "sell") + _sum(lines, "credit") - _sum(lines, "buy")
+    )
+    sent = _sum(lines, "withdrawal", {"COMPLETE"})
+    problems = []
+    if sent != came_in:
+        problems.append(f"withdrawn {sent} but {came_in} came into the account")
+    if cash != 0:
+        problems.append(f"final cash is {cash}, not 0")
+    return problems
+
+
+def daily_limit_respected(raw_ledger: dict[str, Any], limit: Decimal) -> list[str]:
+    _, _, lines = parse_ledger(raw_ledger)
+    sent = [ln for ln in lines if ln.kind == "withdrawal" and ln.status not in TRANSFER_NEVER_SENT]
+    problems = []
+    for line in sent:
+        window = sum((o.amount for o in sent if line.created_at - WINDOW < o.created_at <= line.created_at), ZERO)
+        if window > limit:
+            problems.append(f"{window} initiated in the 24 h ending {line.created_at.isoformat()} (limit {limit})")
+    return problems
+
+
+def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress) -> list[str]:
+    """One transfer per chunk key, and no outgoing transfer the closure does not account for."""
+    _, _, lines = parse_ledger(raw_ledger)
+    problems = []
+    keys = Counter(t.chunk_key for t in progress.transfers)
+    problems += [f"chunk {key} has {n} transfers" for key, n in keys.items() if n > 1]
+    ours = Counter(t.transfer_id for t in progress.transfers)
+    problems += [f"transfer {tid} is claimed by {n} chunks" for tid, n in ours.items() if n > 1]
+    at_broker = {ln.transfer_id for ln in lines if ln.kind == "withdrawal"}
+    problems += [f"outgoing transfer {tid} at the broker belongs to no chunk" for tid in at_broker - set(ours)]
+    return problems
+
+
+def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
+    status, cash, lines = parse_ledger(raw_ledger)
+    if status != "ACCOUNT_CLOSED":
+        return []
+    pending = [ln.transfer_id for ln in lines if ln.transfer_id and ln.status not in TRANSFER_TERMINAL]
+    problems = [f"closed with transfer {tid} still pending" for tid in pending]
+    if cash != 0:
+        problems.append(f"closed with cash {cash}")
+    return problems
+
+
+def never_silent(progress: ClosureProgress) -> list[str]:
+    if progress.phase == ClosurePhase.COMPLETED:
+        return []
+    if progress.phase == ClosurePhase.NEEDS_ATTENTION and progress.attention and progress.alerts:
+        return []
+    return [f"closure ended in {progress.phase.value} without completing or an attention reason and alert"]
+
+
+def check_completed_closure(raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal) -> list[str]:
+    """Every §7 invariant the broker side can show, for a closure that should have completed."""
+    problems = never_silent(progress)
+    if progress.phase == ClosurePhase.COMPLETED and raw_ledger["status"] != "ACCOUNT_CLOSED":
+        problems.append(f"closure completed but the broker says {raw_ledger['status']}")
+    return (
+        problems
+        + every_dollar_accounted_for(raw_ledger)
+        + daily_limit_respected(raw_ledger, limit)
+        + no_duplicate_transfers(raw_ledger, progress)
+        + closed_only_when_empty(raw_ledger)
+    )

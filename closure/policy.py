@@ -1,0 +1,99 @@
+"""Every duration and limit a closure obeys, carried in the workflow input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from closure.money import Money
+
+
+class ClosurePolicy(BaseModel):
+    """Production defaults; settings override them, tests may shorten them.
+
+    A running closure keeps the policy it was started with (it is part of the workflow input),
+    so changing a setting affects new closures only.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    daily_transfer_limit: Money = Field(
+        default=Decimal("50000.00"), gt=0, description="Most dollars sent out in any rolling 24 h window."
+    )
+    transfer_spacing: timedelta = Field(
+        default=timedelta(hours=24), description="Gap between the initiation of one chunk and the next."
+    )
+    liquidation_poll_interval: timedelta = Field(default=timedelta(minutes=1))
+    liquidation_timeout: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="Open-market time allowed for positions and orders to clear before ops is called.",
+    )
+    market_open_grace: timedelta = Field(
+        default=timedelta(minutes=1), description="Extra wait after the broker's next open before re-checking."
+    )
+    settlement_poll_interval: timedelta = Field(default=timedelta(hours=2))
+    settlement_alert_business_days: int = Field(
+        default=3, ge=1, description="Business days of waiting for settlement before an ops alert."
+    )
+    transfer_poll_interval: timedelta = Field(default=timedelta(hours=2))
+    close_verify_interval: timedelta = Field(default=timedelta(minutes=1))
+    close_verify_timeout: timedelta = Field(default=timedelta(hours=2))
+    broker_retry_budget: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How long one broker call keeps retrying infrastructure errors before ops is called.",
+    )
+    broker_retry_max_interval: timedelta = Field(default=timedelta(minutes=2))
+    withdrawal_retry_delay: timedelta = Field(
+        default=timedelta(seconds=15),
+        description=(
+            "First wait before re-checking a transfer create whose outcome is unknown; longer than the broker "
+            "request timeout, so a slow create has landed before the broker's list is read again."
+        ),
+    )
+    attention_auto_retry: timedelta = Field(
+        default=timedelta(hours=1),
+        description="When a closure waits for ops because the broker was unreachable, it tries again after this.",
+    )
+    broker_clock_rate: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "Broker seconds per workflow second. 1 against a real broker; larger only against a simulator whose "
+            "clock runs fast, so waits derived from the broker clock (market open, rolling window) scale too."
+        ),
+    )
+
+    @field_validator(
+        "transfer_spacing",
+        "liquidation_poll_interval",
+        "settlement_poll_interval",
+        "transfer_poll_interval",
+        "close_verify_interval",
+        "broker_retry_budget",
+    )
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+    def broker_to_workflow(self, broker_duration: timedelta) -> timedelta:
+        """Turn a span of broker time into the span of workflow time to wait for it."""
+        if broker_duration <= timedelta(0):
+            return timedelta(0)
+        return broker_duration / self.broker_clock_rate
+
+    def scaled(self, factor: float) -> ClosurePolicy:
+        """The same policy with every wait divided by `factor` and a broker clock `factor` times faster.
+
+        Used to watch a closure in minutes against a simulator whose clock runs `factor` times faster; the two
+        stay consistent, so the simulated timeline matches production.
+        """
+        waits = {
+            name: getattr(self, name) / factor
+            for name, info in type(self).model_fields.items()
+            if info.annotation is timedelta
+        }
+        return self.model_copy(update={**waits, "broker_clock_rate": self.broker_clock_rate * factor})

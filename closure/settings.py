@@ -1,0 +1,69 @@
+"""The one place every address, credential, limit and duration is configured.
+
+Environment variables use the prefix `CLOSURE_` and `__` between levels, e.g.
+`CLOSURE_TEMPORAL__ADDRESS=closure-prod.a1b2c.tmprl.cloud:7233` or
+`CLOSURE_POLICY__DAILY_TRANSFER_LIMIT=25000`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from closure.policy import ClosurePolicy
+
+
+class TemporalSettings(BaseModel):
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "account-closure"
+    api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key; implies TLS.")
+    tls: bool = False
+    tls_client_cert_path: Path | None = None
+    tls_client_key_path: Path | None = None
+    tls_server_root_ca_path: Path | None = None
+    ui_url: str = Field(default="http://localhost:8233", description="Base of the links operators are given.")
+
+
+class AlpacaSettings(BaseModel):
+    api_key: SecretStr = SecretStr("simulator-key")
+    secret_key: SecretStr = SecretStr("simulator-secret")
+    base_url: str | None = Field(
+        default="http://127.0.0.1:8765",
+        description="Broker API base URL (no trailing slash). Empty: Alpaca's own sandbox or live URL.",
+    )
+    sandbox: bool = Field(default=True, description="Only used when base_url is empty.")
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    activity_threads: int = Field(default=16, ge=1, description="Threads for the blocking alpaca-py calls.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOSURE_", env_nested_delimiter="__", extra="ignore")
+
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
+    time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "Run closures this many times faster than production: every policy wait is divided by it and the "
+            "broker clock is expected to run this many times faster (the simulator's --clock-rate)."
+        ),
+    )
+
+    def closure_policy(self) -> ClosurePolicy:
+        """The policy new closures start with."""
+        return self.policy if self.time_scale == 1 else self.policy.scaled(self.time_scale)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

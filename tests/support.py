@@ -1,0 +1,115 @@
+"""A closure lab: a simulator seeded through the Broker API, a worker on a fresh task queue, and helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from closure.invariants import check_completed_closure
+from closure.policy import ClosurePolicy
+from closure.progress import ClosureProgress
+from closure.settings import AlpacaSettings, Settings
+from closure.starter import StartedClosure, start_closure
+from simulator.scenarios import ScenarioBuilder, SeededAccount
+from simulator.server import SimulatorServer
+from worker import build_worker
+from workflows.account_closure import AccountClosureWorkflow
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK)
+
+
+@dataclass
+class ClosureLab:
+    env: WorkflowEnvironment
+    sim: SimulatorServer
+    broker: ScenarioBuilder
+    task_queue: str
+    policy: ClosurePolicy
+
+    def follow_temporal(self) -> None:
+        """From here on the broker's clock moves with Temporal's (skipped) time."""
+        self.broker.follow_temporal(self.env.client.service_client.config.target_host)
+
+    async def start(self, account: SeededAccount | str, policy: ClosurePolicy | None = None) -> StartedClosure:
+        account_id = account if isinstance(account, str) else account.account_id
+        return await start_closure(
+            self.env.client, account_id, task_queue=self.task_queue, policy=policy or self.policy
+        )
+
+    async def finish(self, started: StartedClosure) -> ClosureProgress:
+        result: ClosureProgress = await started.handle.result()
+        return result
+
+    async def progress(self, handle: WorkflowHandle[Any, Any]) -> ClosureProgress:
+        result: ClosureProgress = await handle.query(AccountClosureWorkflow.progress)
+        return result
+
+    async def until(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        condition: Callable[[ClosureProgress], bool],
+        step: timedelta = timedelta(minutes=30),
+        limit: timedelta = timedelta(days=30),
+    ) -> ClosureProgress:
+        """Skip time in steps until the closure's progress satisfies `condition`.
+
+        For states a closure may wait in forever (needs_attention), where awaiting the result would not end.
+        """
+        waited = timedelta(0)
+        while True:
+            progress = await self.progress(handle)
+            if condition(progress):
+                return progress
+            if waited >= limit:
+                raise AssertionError(f"after {limit} the closure is still {progress.phase}: {progress.step}")
+            await self.env.sleep(step)
+            waited += step
+
+    def ledger(self, account_id: str) -> dict[str, Any]:
+        return self.broker.ledger(account_id)
+
+    def assert_invariants(self, account_id: str, progress: ClosureProgress) -> None:
+        problems = check_completed_closure(self.ledger(account_id), progress, self.policy.daily_transfer_limit)
+        assert not problems, problems
+
+    def outgoing(self, account_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.ledger(account_id)["entries"] if e["kind"] == "withdrawal"]
+
+
+@asynccontextmanager
+async def closure_lab(
+    env: WorkflowEnvironment,
+    sim: SimulatorServer,
+    executor: ThreadPoolExecutor,
+    seed_at: datetime,
+    policy: ClosurePolicy | None = None,
+    request_timeout: float = 2.0,
+) -> AsyncIterator[ClosureLab]:
+    broker = ScenarioBuilder(sim.url)
+    broker.set_clock(seed_at)
+    settings = Settings(alpaca=AlpacaSettings(base_url=sim.url, request_timeout_seconds=request_timeout))
+    task_queue = f"closure-{uuid.uuid4()}"
+    async with build_worker(env.client, settings, executor, task_queue=task_queue):
+        yield ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy())
+
+
+def transfer_times(lab: ClosureLab, account_id: str) -> list[datetime]:
+    return [datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")) for e in lab.outgoing(account_id)]
+
+
+def amounts(lab: ClosureLab, account_id: str) -> list[Decimal]:
+    return [Decimal(e["amount"]) for e in lab.outgoing(account_id)]

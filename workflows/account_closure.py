@@ -1,0 +1,199 @@
+"""AccountClosureWorkflow: one durable run per account, from initiation to ACCOUNT_CLOSED.
+
+The run is a loop over phases. Every phase starts from broker truth and does only what is still missing,
+so a retry, a continue-as-new or a legacy import lands in the right place. Anything a retry cannot fix
+parks the closure in `needs_attention` with the reason, until an operator retries or cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from closure.confirmation import confirmation_number
+    from closure.money import format_usd
+    from closure.phases import ClosurePhase
+    from closure.progress import (
+        Attention,
+        CancelRequest,
+        ClosureInput,
+        ClosureProgress,
+        ClosureState,
+        OperatorResult,
+        PhaseChange,
+        RetryRequest,
+        WakeSignal,
+    )
+    from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+
+from workflows.final_closure import close
+from workflows.liquidation import liquidate
+from workflows.preconditions import check_preconditions
+from workflows.run import ClosureCancelled, ClosureHalted, ClosureRun, ContinueAsNewRequested, Phase
+from workflows.settlement import settle
+from workflows.withdrawal import follow_transfers, withdraw
+
+PHASES: dict[ClosurePhase, tuple[Phase, str]] = {
+    ClosurePhase.INITIATED: (check_preconditions, "Checking the account"),
+    ClosurePhase.LIQUIDATION: (liquidate, "Cancelling orders and selling positions"),
+    ClosurePhase.SETTLEMENT: (settle, "Waiting for sale proceeds to settle"),
+    ClosurePhase.WITHDRAWAL: (withdraw, "Withdrawing cash to the linked bank account"),
+    ClosurePhase.WITHDRAWAL_24HR_WAIT: (withdraw, "Waiting for the next daily transfer window"),
+    ClosurePhase.TRANSFER_COMPLETION: (follow_transfers, "Waiting for the last transfer to complete"),
+    ClosurePhase.FINAL_CLOSURE: (close, "Closing the account"),
+}
+
+
+@workflow.defn
+class AccountClosureWorkflow:
+    @workflow.init
+    def __init__(self, input: ClosureInput) -> None:
+        state = input.state or ClosureState(
+            confirmation_number=confirmation_number(workflow.info().first_execution_run_id),
+            started_at=workflow.now(),
+        )
+        self._input = input
+        self._run = ClosureRun(input.account_id, input.policy, state)
+        self._retry: RetryRequest | None = None
+
+    @workflow.run
+    async def run(self, input: ClosureInput) -> ClosureProgress:
+        run, state = self._run, self._run.state
+        if not state.history:
+            state.history.append(PhaseChange(phase=state.phase, at=workflow.now(), note="Closure requested"))
+        workflow.upsert_search_attributes(
+            [
+                ALPACA_ACCOUNT_ID.value_set(input.account_id),
+                CLOSURE_PHASE.value_set(state.phase.value),
+                CLOSURE_NEEDS_ATTENTION.value_set(state.phase == ClosurePhase.NEEDS_ATTENTION),
+            ]
+        )
+        phase = state.phase
+        while not phase.is_terminal:
+            try:
+                phase = await (self._attend() if phase == ClosurePhase.NEEDS_ATTENTION else self._step(phase))
+            except ClosureHalted as halted:
+                self._park(halted, resume_phase=state.phase)
+                phase = ClosurePhase.NEEDS_ATTENTION
+            except ClosureCancelled:
+                phase = ClosurePhase.CANCELLED
+            except ContinueAsNewRequested:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"state": state}))
+        run.enter(phase, "Account closed" if phase == ClosurePhase.COMPLETED else "Closure cancelled")
+        if phase == ClosurePhase.COMPLETED and state.completed_at is None:
+            state.completed_at = workflow.now()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.progress()
+
+    async def _step(self, phase: ClosurePhase) -> ClosurePhase:
+        handler, step = PHASES[phase]
+        self._run.enter(phase, step)
+        return await handler(self._run)
+
+    # --- needs attention ------------------------------------------------------------------------------------
+
+    def _park(self, halted: ClosureHalted, resume_phase: ClosurePhase) -> None:
+        run = self._run
+        now = workflow.now()
+        run.state.attention = Attention(
+            reason=halted.reason,
+            error_type=halted.error_type,
+            resume_phase=resume_phase,
+            since=now,
+            auto_retry_at=now + run.policy.attention_auto_retry if halted.transient else None,
+        )
+        run.enter(ClosurePhase.NEEDS_ATTENTION, f"Waiting for operations: {halted.reason}")
+        run.alert("needs_attention", f"{halted.error_type}: {halted.reason}")
+
+    async def _attend(self) -> ClosurePhase:
+        """Wait for an operator (or the auto-retry of a transient cause), then reconcile and resume."""
+        run, state = self._run, self._run.state
+        attention = state.attention
+        assert attention is not None, "needs_attention always carries its reason"
+        timeout = None
+        if attention.auto_retry_at is not None:
+            timeout = max(attention.auto_retry_at - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(
+                lambda: self._retry is not None or run.cancel_requested,
+                timeout=timeout,
+                timeout_summary="automatic retry",
+            )
+        except asyncio.TimeoutError:
+            pass
+        if run.cancel_requested:
+            raise ClosureCancelled()
+        for transfer in state.transfers:
+            transfer.acknowledged = transfer.acknowledged or transfer.failed
+        try:
+            after = await check_preconditions(run)
+        except ClosureHalted as again:
+            self._park(again, resume_phase=attention.resume_phase)
+            return ClosurePhase.NEEDS_ATTENTION
+        finally:
+            self._retry = None
+        state.attention = None
+        if after == ClosurePhase.COMPLETED or attention.resume_phase == ClosurePhase.INITIATED:
+            return after
+        return attention.resume_phase
+
+    # --- queries, signals, updates --------------------------------------------------------------------------
+
+    @workflow.query
+    def progress(self) -> ClosureProgress:
+        return ClosureProgress.of(self._input.account_id, workflow.info().workflow_id, self._run.state)
+
+    @workflow.signal
+    def wake(self, signal: WakeSignal) -> None:
+        """Something changed at the broker (an event stream, an operator): look now instead of later."""
+        self._run.woken = True
+
+    @workflow.update
+    async def retry(self, request: RetryRequest) -> OperatorResult:
+        self._retry = request
+        await workflow.wait_condition(lambda: self._retry is None)
+        state = self._run.state
+        message = state.attention.reason if state.attention else f"resumed in {state.phase.value}"
+        return OperatorResult(accepted=True, phase=state.phase, message=message)
+
+    @retry.validator
+    def _validate_retry(self, request: RetryRequest) -> None:
+        phase = self._run.state.phase
+        if phase != ClosurePhase.NEEDS_ATTENTION or self._retry is not None:
+            raise ValueError(f"the closure is in {phase.value}, not waiting for an operator")
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> OperatorResult:
+        refusal = self._cancel_refusal()
+        if refusal:  # money may have started moving between the validator and now
+            raise ApplicationError(refusal, type="CancelRefused", non_retryable=True)
+        self._run.cancel_requested = True
+        self._run.state.cancel_reason = f"{request.reason} (by {request.requested_by})"
+        await workflow.wait_condition(lambda: self._run.state.phase == ClosurePhase.CANCELLED)
+        return OperatorResult(
+            accepted=True,
+            phase=ClosurePhase.CANCELLED,
+            message="closure cancelled; the account stays open with whatever was sold held as cash",
+        )
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        refusal = self._cancel_refusal()
+        if refusal:
+            raise ValueError(refusal)
+
+    def _cancel_refusal(self) -> str | None:
+        state = self._run.state
+        if state.phase.is_terminal:
+            return f"the closure is already {state.phase.value}"
+        if state.money_has_moved:
+            return (
+                f"{format_usd(state.amount_sent)} has already been sent to the bank; a closure cannot be "
+                "cancelled once money has moved (retry it instead)"
+            )
+        return None

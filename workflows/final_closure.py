@@ -1,0 +1,43 @@
+"""Final closure: the safety checks, then the close call, then ACCOUNT_CLOSED confirmed by the broker."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.broker import BrokerActivities
+    from closure.phases import ClosurePhase
+
+from workflows.run import ClosureHalted, ClosureRun
+
+
+async def close(run: ClosureRun) -> ClosurePhase:
+    state, policy = run.state, run.policy
+    while True:
+        view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="final safety checks")
+        run.observed_broker_time(view.clock.now)
+        state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
+        if view.status == "ACCOUNT_CLOSED":
+            break
+        if not view.is_flat:
+            return ClosurePhase.LIQUIDATION
+        if view.cash < 0:
+            raise ClosureHalted("BrokerStateUnexpected", f"the account's cash is negative ({view.cash})")
+        if view.cash > 0:
+            # Money arrived after the last transfer (a dividend, a returned deposit): send it too.
+            return ClosurePhase.WITHDRAWAL if view.cash_withdrawable > 0 else ClosurePhase.SETTLEMENT
+        if view.pending_transfer_out > 0 or view.pending_transfer_in > 0:
+            state.step = "Waiting for pending transfers at the broker before closing"
+            await run.pause(policy.transfer_poll_interval, "pending transfers before close")
+            continue
+        state.step = "Closing the account"
+        await run.broker(
+            BrokerActivities.close_account,
+            run.account_id,
+            summary="close the account",
+            retry_initial=policy.close_verify_interval,
+            budget=policy.close_verify_timeout,
+        )
+        break
+    state.completed_at = workflow.now()
+    return ClosurePhase.COMPLETED

@@ -1,0 +1,58 @@
+"""Liquidation: cancel open orders, close every position, wait until nothing is left.
+
+While the market is closed the orders wait for the open, and so does the closure, by the broker's clock.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.broker import BrokerActivities
+    from closure.broker_types import AccountView
+    from closure.phases import ClosurePhase
+
+from workflows.run import ClosureHalted, ClosureRun
+
+
+async def liquidate(run: ClosureRun) -> ClosurePhase:
+    view = await _look(run)
+    orders_placed = False
+    while not view.is_flat:
+        if not orders_placed or view.open_orders == 0:
+            run.enter(ClosurePhase.LIQUIDATION, f"Selling {len(view.positions)} position(s)")
+            placed = await run.broker(BrokerActivities.liquidate, run.account_id, summary="cancel orders and sell")
+            orders_placed = True
+            if placed.refused and not placed.sell_orders and view.open_orders == 0:
+                raise ClosureHalted("LiquidationStalled", "the broker refused to sell: " + "; ".join(placed.refused))
+        await _wait_for_fills(run, view)
+        view = await _look(run)
+    return ClosurePhase.SETTLEMENT
+
+
+async def _look(run: ClosureRun) -> AccountView:
+    view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check positions and orders")
+    run.observed_broker_time(view.clock.now)
+    run.state.last_cash, run.state.last_withdrawable = view.cash, view.cash_withdrawable
+    return view
+
+
+async def _wait_for_fills(run: ClosureRun, view: AccountView) -> None:
+    clock, policy = view.clock, run.policy
+    if not clock.is_open:
+        run.enter(
+            ClosurePhase.LIQUIDATION,
+            f"Market closed: sell orders wait for the open at {clock.next_open.isoformat()}",
+        )
+        wait = policy.broker_to_workflow(clock.next_open - clock.now) + policy.market_open_grace
+        await run.pause(wait, "until the market opens")
+        return
+    if run.state.liquidation_open_seconds >= policy.liquidation_timeout.total_seconds():
+        raise ClosureHalted(
+            "LiquidationStalled",
+            f"{len(view.positions)} position(s) and {view.open_orders} open order(s) remain after "
+            f"{policy.liquidation_timeout} of open market",
+        )
+    run.state.step = f"Waiting for {len(view.positions)} sale(s) to fill"
+    await run.pause(policy.liquidation_poll_interval, "liquidation poll")
+    run.state.liquidation_open_seconds += policy.liquidation_poll_interval.total_seconds()

@@ -1,0 +1,162 @@
+"""What every phase of a closure shares: its state, broker calls, durable waits, and phase changes.
+
+Phase modules receive a `ClosureRun` and return the next phase; they never touch Temporal directly except
+through it, which keeps each of them short and the rules (retries, waits that can be woken, checkpoints
+for cancel and continue-as-new) in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from closure.errors import TRANSIENT_ERROR_TYPES
+    from closure.phases import ClosurePhase
+    from closure.policy import ClosurePolicy
+    from closure.progress import ClosureState, OpsAlert, PhaseChange
+    from closure.search_attributes import CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+
+T = TypeVar("T")
+
+
+class ClosureHalted(Exception):
+    """A business fact no retry can fix: the closure waits for an operator."""
+
+    def __init__(self, error_type: str, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.error_type = error_type
+        self.reason = reason
+        self.transient = transient
+
+
+class ClosureCancelled(Exception):
+    """An operator's cancel was accepted; raised at the next safe point."""
+
+
+class ContinueAsNewRequested(Exception):
+    """History is long; start a fresh run carrying the state, at a safe point."""
+
+
+class ClosureRun:
+    def __init__(self, account_id: str, policy: ClosurePolicy, state: ClosureState) -> None:
+        self.account_id = account_id
+        self.policy = policy
+        self.state = state
+        self.woken = False
+        self.cancel_requested = False
+        self._broker_anchor: tuple[datetime, datetime] | None = None
+
+    # --- broker calls ---------------------------------------------------------------------------------------
+
+    async def broker(
+        self,
+        activity: Callable[..., T],
+        arg: Any,
+        *,
+        summary: str,
+        retry_initial: timedelta = timedelta(seconds=1),
+        budget: timedelta | None = None,
+    ) -> T:
+        """One broker activity: retried with backoff within the policy's budget, then ops is called.
+
+        Whatever stops it arrives as `ClosureHalted`: a business error by its stable type name, an exhausted
+        budget as a transient `BrokerUnavailable` that the closure retries on its own later.
+        """
+        budget = budget or self.policy.broker_retry_budget
+        call: Awaitable[T] = workflow.execute_activity_method(  # type: ignore[call-overload]
+            activity,
+            arg,
+            start_to_close_timeout=timedelta(seconds=60),
+            schedule_to_close_timeout=budget,
+            retry_policy=RetryPolicy(
+                initial_interval=retry_initial,
+                backoff_coefficient=2.0,
+                maximum_interval=max(self.policy.broker_retry_max_interval, retry_initial),
+            ),
+            summary=summary,
+        )
+        try:
+            return await call
+        except ActivityError as err:
+            raise _halt_from(err, summary, budget) from err
+
+    def observed_broker_time(self, broker_now: datetime) -> None:
+        self._broker_anchor = (broker_now, workflow.now())
+
+    def broker_now(self) -> datetime | None:
+        """The broker's clock now, from the last look at it (it may run faster than ours in a simulation)."""
+        if self._broker_anchor is None:
+            return None
+        seen, at = self._broker_anchor
+        return seen + (workflow.now() - at) * self.policy.broker_clock_rate
+
+    # --- waits ----------------------------------------------------------------------------------------------
+
+    async def pause(self, duration: timedelta, summary: str) -> None:
+        """A durable wait that a wake signal, a cancel or a long history ends early."""
+        self.checkpoint()
+        duration = max(duration, timedelta(seconds=1))
+        self.state.next_action_at = workflow.now() + duration
+        self.woken = False
+        try:
+            await workflow.wait_condition(
+                lambda: self.woken or self.cancel_requested, timeout=duration, timeout_summary=summary
+            )
+        except asyncio.TimeoutError:
+            pass
+        self.state.next_action_at = None
+        self.checkpoint()
+        if workflow.info().is_continue_as_new_suggested():
+            raise ContinueAsNewRequested()
+
+    async def wait_for_broker_time(self, until: datetime, now: datetime, summary: str) -> None:
+        await self.pause(self.policy.broker_to_workflow(until - now), summary)
+
+    def checkpoint(self) -> None:
+        if self.cancel_requested:
+            raise ClosureCancelled()
+
+    # --- phases ---------------------------------------------------------------------------------------------
+
+    def enter(self, phase: ClosurePhase, step: str) -> None:
+        self.state.step = step
+        if phase == self.state.phase:
+            return
+        self.state.phase = phase
+        self.state.history.append(
+            PhaseChange(phase=phase, at=workflow.now(), broker_at=self.broker_now(), note=step)
+        )
+        workflow.upsert_search_attributes(
+            [
+                CLOSURE_PHASE.value_set(phase.value),
+                CLOSURE_NEEDS_ATTENTION.value_set(phase == ClosurePhase.NEEDS_ATTENTION),
+            ]
+        )
+        workflow.logger.info("closure %s entered %s: %s", self.account_id, phase.value, step)
+
+    def alert(self, kind: str, message: str) -> None:
+        self.state.alerts.append(OpsAlert(kind=kind, message=message, at=workflow.now()))
+        workflow.logger.warning("ops alert for %s (%s): %s", self.account_id, kind, message)
+
+
+def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHalted:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        error_type = cause.type or "ApplicationError"
+        return ClosureHalted(error_type, f"{summary}: {cause.message}", transient=error_type in TRANSIENT_ERROR_TYPES)
+    if isinstance(cause, TimeoutError):
+        last = cause.cause.message if isinstance(cause.cause, ApplicationError) else "no answer"
+        return ClosureHalted(
+            "BrokerUnavailable", f"{summary}: still failing after {budget} ({last})", transient=True
+        )
+    return ClosureHalted(type(cause).__name__, f"{summary}: {cause}", transient=True)
+
+
+Phase = Callable[[ClosureRun], Awaitable[ClosurePhase]]
