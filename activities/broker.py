@@ -144,6 +144,12 @@ class BrokerActivities:
                 refused.append(f"{result.symbol}: {getattr(result.body, 'message', result.body)}")
         return LiquidationOrders(orders_cancelled=len(cancelled), sell_orders=sold, refused=refused)
 
+    @activity.defn(name="broker.cancel_orders")
+    def cancel_orders(self, account_id: str) -> int:
+        """Withdraw the closure's own sell orders when it is cancelled before they fill."""
+        cancelled = self._broker.call("cancel open orders", lambda c: c.cancel_orders_for_account(account_id))
+        return len(cancelled)
+
     # --- withdrawals ----------------------------------------------------------------------------------------
 
     @activity.defn(name="broker.plan_withdrawal")
@@ -229,6 +235,7 @@ class BrokerActivities:
             self.inspect_account,
             self.business_deadline,
             self.liquidate,
+            self.cancel_orders,
             self.plan_withdrawal,
             self.create_withdrawal,
             self.track_transfers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -26,6 +27,9 @@ class TransferRecord(BaseModel):
     amount: Money
     status: str
     initiated_at: AwareDatetime = Field(description="The broker's created_at.")
+    requested_at: AwareDatetime | None = Field(
+        default=None, description="Workflow time the create call returned; the 24 h spacing counts from it."
+    )
     updated_at: AwareDatetime | None = None
     adopted: bool = False
     reason: str | None = None
@@ -86,7 +90,7 @@ class ClosureState(BaseModel):
     last_withdrawable: Money = ZERO
     transfers: list[TransferRecord] = Field(default_factory=list)
     pending_chunk: PendingChunk | None = None
-    next_chunk_at: AwareDatetime | None = None
+    sell_orders_placed: bool = False
     next_action_at: AwareDatetime | None = None
     liquidation_open_seconds: float = 0.0
     settlement_alert_at: AwareDatetime | None = Field(default=None, description="Broker clock.")
@@ -96,6 +100,11 @@ class ClosureState(BaseModel):
     alerts: list[OpsAlert] = Field(default_factory=list)
     completed_at: AwareDatetime | None = None
     cancel_reason: str | None = None
+
+    def next_chunk_at(self, spacing: timedelta) -> datetime | None:
+        """Spacing counts from the last transfer that went out; a failed one frees its window at once."""
+        sent = [t.requested_at or t.initiated_at for t in self.transfers if not t.failed]
+        return max(sent) + spacing if sent else None
 
     @property
     def money_has_moved(self) -> bool:

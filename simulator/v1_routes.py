@@ -48,7 +48,8 @@ def _decimal(raw: Any, name: str) -> Decimal | None:
         raise BrokerApiError(422, f"{name} is not a number", code=42210000) from None
     if not value.is_finite() or value <= 0:
         raise BrokerApiError(422, f"{name} must be positive", code=42210000)
-    return value
+    # JSON clients send 5 as 5.0; the broker reports quantities without trailing zeros.
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def _account_id(request: Request) -> str:

@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.broker import BrokerActivities
     from closure.confirmation import confirmation_number
     from closure.money import format_usd
     from closure.phases import ClosurePhase
@@ -80,6 +81,7 @@ class AccountClosureWorkflow:
                 self._park(halted, resume_phase=state.phase)
                 phase = ClosurePhase.NEEDS_ATTENTION
             except ClosureCancelled:
+                await self._withdraw_sell_orders()
                 phase = ClosurePhase.CANCELLED
             except ContinueAsNewRequested:
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -89,6 +91,16 @@ class AccountClosureWorkflow:
             state.completed_at = workflow.now()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
+
+    async def _withdraw_sell_orders(self) -> None:
+        """A cancel before the sales filled leaves the customer's positions where they were."""
+        run = self._run
+        if not run.state.sell_orders_placed or run.state.amount_sent != 0:
+            return
+        try:
+            await run.broker(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
+        except ClosureHalted as halted:
+            run.alert("cancel_cleanup_failed", f"sell orders may still be open at the broker: {halted.reason}")
 
     async def _step(self, phase: ClosurePhase) -> ClosurePhase:
         handler, step = PHASES[phase]

@@ -23,6 +23,7 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
             run.enter(ClosurePhase.LIQUIDATION, f"Selling {len(view.positions)} position(s)")
             placed = await run.broker(BrokerActivities.liquidate, run.account_id, summary="cancel orders and sell")
             orders_placed = True
+            run.state.sell_orders_placed = run.state.sell_orders_placed or bool(placed.sell_orders)
             if placed.refused and not placed.sell_orders and view.open_orders == 0:
                 raise ClosureHalted("LiquidationStalled", "the broker refused to sell: " + "; ".join(placed.refused))
         await _wait_for_fills(run, view)
@@ -40,10 +41,8 @@ async def _look(run: ClosureRun) -> AccountView:
 async def _wait_for_fills(run: ClosureRun, view: AccountView) -> None:
     clock, policy = view.clock, run.policy
     if not clock.is_open:
-        run.enter(
-            ClosurePhase.LIQUIDATION,
-            f"Market closed: sell orders wait for the open at {clock.next_open.isoformat()}",
-        )
+        opens = clock.next_open.strftime("%A %Y-%m-%d %H:%M")  # the broker reports market times in ET
+        run.enter(ClosurePhase.LIQUIDATION, f"Market closed: sell orders wait for the open on {opens} ET")
         wait = policy.broker_to_workflow(clock.next_open - clock.now) + policy.market_open_grace
         await run.pause(wait, "until the market opens")
         return

@@ -103,7 +103,8 @@ class ClosureRun:
         """A durable wait that a wake signal, a cancel or a long history ends early."""
         self.checkpoint()
         duration = max(duration, timedelta(seconds=1))
-        self.state.next_action_at = workflow.now() + duration
+        if self.state.next_action_at is None or self.state.next_action_at < workflow.now():
+            self.state.next_action_at = workflow.now() + duration
         self.woken = False
         try:
             await workflow.wait_condition(

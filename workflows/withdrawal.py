@@ -64,15 +64,21 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     """Wait (polling our transfers) while the spacing or the broker's window forbids a chunk."""
     state, policy = run.state, run.policy
     now = workflow.now()
-    if state.next_chunk_at is not None and now < state.next_chunk_at:
-        wait = min(state.next_chunk_at - now, policy.transfer_poll_interval)
-        step = f"Next transfer of up to {format_usd(min(plan.cash_withdrawable, policy.daily_transfer_limit))} "
-        run.enter(ClosurePhase.WITHDRAWAL_24HR_WAIT, step + f"at {state.next_chunk_at.isoformat()}")
+    next_chunk_at = state.next_chunk_at(policy.transfer_spacing)
+    if next_chunk_at is not None and now < next_chunk_at:
+        wait = min(next_chunk_at - now, policy.transfer_poll_interval)
+        next_amount = format_usd(min(plan.cash_withdrawable, policy.daily_transfer_limit))
+        run.enter(
+            ClosurePhase.WITHDRAWAL_24HR_WAIT,
+            f"{format_usd(plan.cash_withdrawable)} left; the next transfer of {next_amount} goes when the "
+            f"daily limit allows",
+        )
+        state.next_action_at = next_chunk_at
         await run.pause(wait, "24 h transfer spacing")
         return True
     if plan.amount == 0:
         frees = plan.window_frees_at or plan.broker_now + timedelta(hours=1)
-        run.enter(ClosurePhase.WITHDRAWAL_24HR_WAIT, f"Daily limit used by other transfers until {frees.isoformat()}")
+        run.enter(ClosurePhase.WITHDRAWAL_24HR_WAIT, "Today's transfer limit is used by other transfers")
         wait = min(policy.broker_to_workflow(frees - plan.broker_now), policy.transfer_poll_interval)
         await run.pause(wait, "rolling 24 h limit")
         return True
@@ -110,10 +116,10 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
             initiated_at=transfer.created_at,
             updated_at=transfer.updated_at,
             adopted=created.adopted,
+            requested_at=workflow.now(),
         )
     )
     state.pending_chunk = None
-    state.next_chunk_at = workflow.now() + run.policy.transfer_spacing
     run.observed_broker_time(transfer.created_at)
 
 

@@ -1,0 +1,85 @@
+"""Liquidation: open orders and fractional positions; markets closed for the night, the weekend, a holiday."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+from temporalio.testing import WorkflowEnvironment
+
+from closure.phases import ClosurePhase
+from simulator.server import SimulatorServer
+from tests.support import NEW_YORK, closure_lab, ny
+
+
+def _when(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(NEW_YORK)
+
+
+async def test_open_orders_are_cancelled_and_fractional_positions_sold(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 3, 4, 9, 0)) as lab:
+        lab.broker.set_prices({"AAPL": Decimal("187.43"), "MSFT": Decimal("401.17"), "NVDA": Decimal("118.02")})
+        account = lab.broker.funded_account(Decimal("25000.00"))
+        lab.broker.buy(account, "AAPL", Decimal("3.5"))
+        lab.broker.buy(account, "MSFT", Decimal("0.123456789"))
+        resting = lab.broker.resting_buy(account, "NVDA", Decimal("10"), limit_price=Decimal("50.00"))
+        lab.follow_temporal()
+        progress = await lab.finish(await lab.start(account))
+
+        assert progress.phase == ClosurePhase.COMPLETED
+        orders = lab.broker.broker.get_orders_for_account(
+            account.account_id, GetOrdersRequest(status=QueryOrderStatus.ALL)
+        )
+        by_id = {str(o.id): o for o in orders}
+        assert by_id[resting].status.value == "canceled"
+        sells = [o for o in orders if o.side.value == "sell"]
+        assert sorted((o.symbol, o.filled_qty) for o in sells) == [("AAPL", "3.5"), ("MSFT", "0.123456789")]
+        # Every cent of the deposit minus purchases plus proceeds went to the bank.
+        lab.assert_invariants(account.account_id, progress)
+
+
+@pytest.mark.parametrize(
+    ("initiated", "market_opens", "settles_on"),
+    [
+        # Friday evening before Martin Luther King Jr. Day: the market next opens on Tuesday.
+        (ny(2025, 1, 17, 18, 0), ny(2025, 1, 21, 9, 30), ny(2025, 1, 22, 8, 0)),
+        # The evening before Thanksgiving: Friday is an early-close day, T+1 is the Monday after.
+        (ny(2025, 11, 26, 18, 30), ny(2025, 11, 28, 9, 30), ny(2025, 12, 1, 8, 0)),
+    ],
+    ids=["friday-before-mlk-day", "eve-of-thanksgiving"],
+)
+async def test_liquidation_waits_for_the_open_and_settlement_counts_business_days(
+    env: WorkflowEnvironment,
+    sim: SimulatorServer,
+    executor: ThreadPoolExecutor,
+    initiated: datetime,
+    market_opens: datetime,
+    settles_on: datetime,
+) -> None:
+    seed_at = initiated.replace(hour=9, minute=45)
+    async with closure_lab(env, sim, executor, seed_at=seed_at) as lab:
+        lab.broker.set_prices({"VTI": Decimal("290.00")})
+        account = lab.broker.funded_account(Decimal("80000.00"))
+        lab.broker.buy(account, "VTI", Decimal("100"))  # $29,000 in shares, $51,000 cash
+        lab.broker.advance((initiated - lab.broker.now()).total_seconds())
+        lab.follow_temporal()
+        started = await lab.start(account)
+        waiting = await lab.until(started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval)
+        assert waiting.phase == ClosurePhase.LIQUIDATION
+        progress = await lab.finish(started)
+
+        assert progress.phase == ClosurePhase.COMPLETED
+        ledger = lab.ledger(account.account_id)["entries"]
+        sale = next(e for e in ledger if e["kind"] == "sell")
+        assert _when(sale["created_at"]) == market_opens
+        withdrawals = [e for e in ledger if e["kind"] == "withdrawal"]
+        # The first $50,000 of settled cash may go before the sale settles; the proceeds wait for T+1.
+        assert _when(withdrawals[-1]["created_at"]) >= settles_on
+        assert sum(Decimal(e["amount"]) for e in withdrawals) == Decimal("80000.00")
+        lab.assert_invariants(account.account_id, progress)
