@@ -11,12 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from alpaca.broker.enums import TransferDirection, TransferTiming
-from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
-from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
+from alpaca.broker.models import ACHRelationship, Transfer
+from alpaca.broker.requests import CreateACHTransferRequest
+from alpaca.trading.requests import GetCalendarRequest
 from temporalio import activity
 
 from activities.alpaca_client import BrokerConnection
+from activities.alpaca_gateway import AlpacaGateway
 from closure.broker_types import (
     AccountClosed,
     AccountView,
@@ -44,12 +45,16 @@ from closure.money import ZERO, cents, parse_money
 DAILY_WINDOW = timedelta(hours=24)
 
 
-def _transfer_view(t: Any) -> TransferView:
+def _enum_text(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _transfer_view(t: Transfer) -> TransferView:
     return TransferView(
         id=str(t.id),
         amount=parse_money(t.amount),
-        status=str(t.status.value if hasattr(t.status, "value") else t.status),
-        direction=str(t.direction.value if hasattr(t.direction, "value") else t.direction),
+        status=_enum_text(t.status),
+        direction=_enum_text(t.direction),
         relationship_id=str(t.relationship_id) if t.relationship_id else None,
         created_at=t.created_at,
         updated_at=t.updated_at,
@@ -57,42 +62,41 @@ def _transfer_view(t: Any) -> TransferView:
     )
 
 
+def _relationship_view(r: ACHRelationship) -> AchRelationshipView:
+    return AchRelationshipView(
+        id=str(r.id),
+        status=_enum_text(r.status),
+        account_last4=str(r.bank_account_number or "")[-4:],
+        nickname=r.nickname,
+    )
+
+
 class BrokerActivities:
     def __init__(self, connection: BrokerConnection) -> None:
-        self._broker = connection
+        self._broker = AlpacaGateway(connection)
 
     # --- reads ----------------------------------------------------------------------------------------------
 
     def _clock(self) -> BrokerClock:
-        clock = self._broker.call("read the market clock", lambda c: c.get_clock())
+        clock = self._broker.clock()
         return BrokerClock(
             now=clock.timestamp, is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close
         )
 
     def _outgoing(self, account_id: str) -> list[TransferView]:
-        transfers = self._broker.call(
-            "list transfers",
-            lambda c: c.get_transfers_for_account(account_id, GetTransfersRequest(direction=TransferDirection.OUTGOING)),
-        )
-        return sorted((_transfer_view(t) for t in transfers), key=lambda t: t.created_at)
+        views = (_transfer_view(t) for t in self._broker.outgoing_transfers(account_id))
+        return sorted(views, key=lambda t: t.created_at)
 
     @activity.defn(name="broker.inspect_account")
     def inspect_account(self, account_id: str) -> AccountView:
         """Account status, balances, positions, open orders, the approved bank, and the broker's clock."""
-        acct = self._broker.call("read the account", lambda c: c.get_trade_account_by_id(account_id))
-        positions = self._broker.call("list positions", lambda c: c.get_all_positions_for_account(account_id))
-        orders = self._broker.call(
-            "list open orders",
-            lambda c: c.get_orders_for_account(account_id, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)),
-        )
-        relationships = self._broker.call(
-            "list ACH relationships",
-            lambda c: c.get_ach_relationships_for_account(account_id, statuses=["APPROVED"]),
-        )
-        approved = next(iter(relationships), None)
+        acct = self._broker.trade_account(account_id)
+        positions = self._broker.positions(account_id)
+        orders = self._broker.open_orders(account_id)
+        approved = next(iter(self._broker.approved_relationships(account_id)), None)
         return AccountView(
             account_id=account_id,
-            status=str(acct.status.value),
+            status=_enum_text(acct.status),
             account_blocked=bool(acct.account_blocked),
             transfers_blocked=bool(acct.transfers_blocked),
             cash=parse_money(acct.cash),
@@ -101,14 +105,7 @@ class BrokerActivities:
             pending_transfer_in=parse_money(acct.pending_transfer_in),
             positions=[PositionView(symbol=p.symbol, qty=Decimal(p.qty)) for p in positions],
             open_orders=len(orders),
-            approved_relationship=None
-            if approved is None
-            else AchRelationshipView(
-                id=str(approved.id),
-                status=str(approved.status.value),
-                account_last4=str(approved.bank_account_number)[-4:],
-                nickname=approved.nickname,
-            ),
+            approved_relationship=_relationship_view(approved) if approved else None,
             clock=self._clock(),
         )
 
@@ -116,13 +113,10 @@ class BrokerActivities:
     def business_deadline(self, request: BusinessDeadlineInput) -> datetime:
         """The same time of day, `business_days` trading days after `start`, by the broker's calendar."""
         start_day = request.start.date()
-        days = self._broker.call(
-            "read the market calendar",
-            lambda c: c.get_calendar(
-                GetCalendarRequest(start=start_day, end=start_day + timedelta(days=request.business_days * 2 + 14))
-            ),
+        ahead = GetCalendarRequest(
+            start=start_day, end=start_day + timedelta(days=request.business_days * 2 + 14)
         )
-        later = [d.date for d in days if d.date > start_day]
+        later = [d.date for d in self._broker.calendar(ahead) if d.date > start_day]
         if len(later) < request.business_days:
             raise BrokerStateUnexpected("the broker calendar has too few trading days ahead")
         return datetime.combine(later[request.business_days - 1], request.start.timetz())
@@ -132,30 +126,26 @@ class BrokerActivities:
     @activity.defn(name="broker.liquidate")
     def liquidate(self, account_id: str) -> LiquidationOrders:
         """Cancel every open order, then place closing orders for every position."""
-        cancelled = self._broker.call("cancel open orders", lambda c: c.cancel_orders_for_account(account_id))
-        closed = self._broker.call(
-            "close all positions", lambda c: c.close_all_positions_for_account(account_id, cancel_orders=True)
-        )
+        cancelled = self._broker.cancel_orders(account_id)
         sold, refused = [], []
-        for result in closed:
+        for result in self._broker.close_all_positions(account_id):
             if result.status == 200:
                 sold.append(str(result.symbol))
             else:
                 refused.append(f"{result.symbol}: {getattr(result.body, 'message', result.body)}")
-        return LiquidationOrders(orders_cancelled=len(cancelled), sell_orders=sold, refused=refused)
+        return LiquidationOrders(orders_cancelled=cancelled, sell_orders=sold, refused=refused)
 
     @activity.defn(name="broker.cancel_orders")
     def cancel_orders(self, account_id: str) -> int:
         """Withdraw the closure's own sell orders when it is cancelled before they fill."""
-        cancelled = self._broker.call("cancel open orders", lambda c: c.cancel_orders_for_account(account_id))
-        return len(cancelled)
+        return self._broker.cancel_orders(account_id)
 
     # --- withdrawals ----------------------------------------------------------------------------------------
 
     @activity.defn(name="broker.plan_withdrawal")
     def plan_withdrawal(self, request: PlanWithdrawalInput) -> TransferPlan:
         """How much may go out now: min(withdrawable, what the rolling 24 h window has left)."""
-        acct = self._broker.call("read the account", lambda c: c.get_trade_account_by_id(request.account_id))
+        acct = self._broker.trade_account(request.account_id)
         outgoing = self._outgoing(request.account_id)
         now = self._clock().now
         in_window = [t for t in outgoing if t.uses_daily_limit and t.created_at > now - DAILY_WINDOW]
@@ -194,10 +184,7 @@ class BrokerActivities:
             relationship_id=request.relationship_id,
         )
         try:
-            created = self._broker.call(
-                f"create withdrawal {request.chunk_key}",
-                lambda c: c.create_transfer_for_account(request.account_id, body),
-            )
+            created = self._broker.create_transfer(request.account_id, body, f"create {request.chunk_key}")
         except BrokerRequestRefused as exc:
             raise WithdrawalRefused(str(exc)) from exc
         return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=_transfer_view(created), adopted=False)
@@ -215,20 +202,16 @@ class BrokerActivities:
     @activity.defn(name="broker.close_account")
     def close_account(self, account_id: str) -> AccountClosed:
         """Close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms."""
-        status = self._account_status(account_id)
+        status = _enum_text(self._broker.account(account_id).status)
         if status != "ACCOUNT_CLOSED":
             try:
-                self._broker.call("close the account", lambda c: c.close_account(account_id))
+                self._broker.close_account(account_id)
             except BrokerRequestRefused as exc:
                 raise AccountCloseRefused(str(exc)) from exc
-            status = self._account_status(account_id)
+            status = _enum_text(self._broker.account(account_id).status)
         if status != "ACCOUNT_CLOSED":
             raise AccountNotClosedYet(f"the broker reports {status} after the close request")
         return AccountClosed(status=status, closed_at=self._clock().now)
-
-    def _account_status(self, account_id: str) -> str:
-        account = self._broker.call("read the account", lambda c: c.get_account_by_id(account_id))
-        return str(account.status.value)
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -241,4 +224,3 @@ class BrokerActivities:
             self.track_transfers,
             self.close_account,
         ]
-

@@ -125,7 +125,9 @@ class CreateWithdrawalInput(BaseModel):
 class CreatedWithdrawal(BaseModel):
     chunk_key: str
     transfer: TransferView
-    adopted: bool = Field(description="True when an earlier attempt had created it and its response was lost.")
+    adopted: bool = Field(
+        description="True when an earlier attempt had created it and its response was lost."
+    )
 
 
 class TrackTransfersInput(BaseModel):

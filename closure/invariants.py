@@ -43,14 +43,19 @@ def parse_ledger(raw: dict[str, Any]) -> tuple[str, Decimal, list[LedgerLine]]:
 
 
 def _sum(lines: list[LedgerLine], kind: str, statuses: set[str] | None = None) -> Decimal:
-    return sum((ln.amount for ln in lines if ln.kind == kind and (statuses is None or ln.status in statuses)), ZERO)
+    return sum(
+        (ln.amount for ln in lines if ln.kind == kind and (statuses is None or ln.status in statuses)), ZERO
+    )
 
 
 def every_dollar_accounted_for(raw_ledger: dict[str, Any]) -> list[str]:
     """Σ completed withdrawals = everything that came in (deposits, sales, credits) minus purchases; cash 0."""
     _, cash, lines = parse_ledger(raw_ledger)
     came_in = (
-        _sum(lines, "deposit", {"COMPLETE"}) + _sum(lines, "sell") + _sum(lines, "credit") - _sum(lines, "buy")
+        _sum(lines, "deposit", {"COMPLETE"})
+        + _sum(lines, "sell")
+        + _sum(lines, "credit")
+        - _sum(lines, "buy")
     )
     sent = _sum(lines, "withdrawal", {"COMPLETE"})
     problems = []
@@ -66,9 +71,13 @@ def daily_limit_respected(raw_ledger: dict[str, Any], limit: Decimal) -> list[st
     sent = [ln for ln in lines if ln.kind == "withdrawal" and ln.status not in TRANSFER_NEVER_SENT]
     problems = []
     for line in sent:
-        window = sum((o.amount for o in sent if line.created_at - WINDOW < o.created_at <= line.created_at), ZERO)
+        window = sum(
+            (o.amount for o in sent if line.created_at - WINDOW < o.created_at <= line.created_at), ZERO
+        )
         if window > limit:
-            problems.append(f"{window} initiated in the 24 h ending {line.created_at.isoformat()} (limit {limit})")
+            problems.append(
+                f"{window} initiated in the 24 h ending {line.created_at.isoformat()} (limit {limit})"
+            )
     return problems
 
 
@@ -81,7 +90,9 @@ def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress
     ours = Counter(t.transfer_id for t in progress.transfers)
     problems += [f"transfer {tid} is claimed by {n} chunks" for tid, n in ours.items() if n > 1]
     at_broker = {ln.transfer_id for ln in lines if ln.kind == "withdrawal"}
-    problems += [f"outgoing transfer {tid} at the broker belongs to no chunk" for tid in at_broker - set(ours)]
+    problems += [
+        f"outgoing transfer {tid} at the broker belongs to no chunk" for tid in at_broker - set(ours)
+    ]
     return problems
 
 
@@ -104,7 +115,9 @@ def never_silent(progress: ClosureProgress) -> list[str]:
     return [f"closure ended in {progress.phase.value} without completing or an attention reason and alert"]
 
 
-def check_completed_closure(raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal) -> list[str]:
+def check_completed_closure(
+    raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal
+) -> list[str]:
     """Every §7 invariant the broker side can show, for a closure that should have completed."""
     problems = never_silent(progress)
     if progress.phase == ClosurePhase.COMPLETED and raw_ledger["status"] != "ACCOUNT_CLOSED":

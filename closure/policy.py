@@ -31,7 +31,8 @@ class ClosurePolicy(BaseModel):
         description="Open-market time allowed for positions and orders to clear before ops is called.",
     )
     market_open_grace: timedelta = Field(
-        default=timedelta(minutes=1), description="Extra wait after the broker's next open before re-checking."
+        default=timedelta(minutes=1),
+        description="Extra wait after the broker's next open before re-checking.",
     )
     settlement_poll_interval: timedelta = Field(default=timedelta(hours=2))
     settlement_alert_business_days: int = Field(
@@ -86,14 +87,22 @@ class ClosurePolicy(BaseModel):
         return broker_duration / self.broker_clock_rate
 
     def scaled(self, factor: float) -> ClosurePolicy:
-        """The same policy with every wait divided by `factor` and a broker clock `factor` times faster.
+        """The same business waits divided by `factor`, with a broker clock `factor` times faster.
 
         Used to watch a closure in minutes against a simulator whose clock runs `factor` times faster; the two
-        stay consistent, so the simulated timeline matches production.
+        stay consistent, so the simulated timeline matches production. Retry budgets and timeouts are about
+        real infrastructure and keep their real durations.
         """
-        waits = {
-            name: getattr(self, name) / factor
-            for name, info in type(self).model_fields.items()
-            if info.annotation is timedelta
-        }
+        waits = {name: getattr(self, name) / factor for name in _BUSINESS_WAITS}
         return self.model_copy(update={**waits, "broker_clock_rate": self.broker_clock_rate * factor})
+
+
+_BUSINESS_WAITS = (
+    "transfer_spacing",
+    "liquidation_poll_interval",
+    "liquidation_timeout",
+    "market_open_grace",
+    "settlement_poll_interval",
+    "transfer_poll_interval",
+    "attention_auto_retry",
+)

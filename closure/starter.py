@@ -25,7 +25,7 @@ class StartedClosure:
     workflow_id: str
     run_id: str
     confirmation_number: str
-    handle: WorkflowHandle[object, ClosureProgress]
+    handle: WorkflowHandle[AccountClosureWorkflow, ClosureProgress]
 
 
 async def start_closure(

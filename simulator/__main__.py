@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--start", type=_parse_time, default=None, help="broker time to start at (default: now)")
+    parser.add_argument(
+        "--start", type=_parse_time, default=None, help="broker time to start at (default: now)"
+    )
     parser.add_argument("--clock-rate", type=float, default=1.0, help="broker seconds per real second")
     parser.add_argument("--frozen", action="store_true", help="start with a clock moved only via /_sim/clock")
     parser.add_argument("--api-key", default=None, help="require this key (default: accept any Basic auth)")

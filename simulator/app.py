@@ -110,4 +110,3 @@ def build_app(sim: Simulator | None = None) -> Starlette:
     app = Starlette(routes=[*v1_routes.routes(), *control_routes.routes()])
     app.state.sim = sim or Simulator()
     return app
-

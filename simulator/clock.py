@@ -108,7 +108,9 @@ class SimClock:
         if target.tzinfo is None:
             raise ClockError("times must carry a UTC offset")
         if target < self._last:
-            raise ClockError(f"the clock cannot go back from {self._last.isoformat()} to {target.isoformat()}")
+            raise ClockError(
+                f"the clock cannot go back from {self._last.isoformat()} to {target.isoformat()}"
+            )
 
     async def _temporal_seconds(self) -> float:
         assert self._temporal is not None

@@ -28,8 +28,12 @@ class SimConfig(BaseModel):
     daily_outgoing_limit: Decimal = Field(default=Decimal("50000.00"), gt=0)
     transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
     transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
-    transfer_return_seconds: float = Field(default=86400, ge=0, description="COMPLETE -> RETURNED when forced")
-    ach_approval_seconds: float = Field(default=0, ge=0, description="QUEUED -> APPROVED for a new relationship")
+    transfer_return_seconds: float = Field(
+        default=86400, ge=0, description="COMPLETE -> RETURNED when forced"
+    )
+    ach_approval_seconds: float = Field(
+        default=0, ge=0, description="QUEUED -> APPROVED for a new relationship"
+    )
     settlement_days: int = Field(default=1, ge=0, description="Sale proceeds become withdrawable at T+N")
     settlement_time: time = Field(default=time(8, 0), description="New York time of day proceeds settle")
 
@@ -82,7 +86,9 @@ class BrokerEngine:
 
     # --- accounts -------------------------------------------------------------------------------------------
 
-    def create_account(self, account_id: str, contact: dict[str, object], identity: dict[str, object]) -> Account:
+    def create_account(
+        self, account_id: str, contact: dict[str, object], identity: dict[str, object]
+    ) -> Account:
         account = Account(
             id=account_id,
             account_number=str(next(self._account_numbers)),
@@ -104,7 +110,9 @@ class BrokerEngine:
         pending = sum((u.amount for u in account.unsettled if u.settles_at > self.clock_now), ZERO)
         return max(account.cash - pending, ZERO)
 
-    def record(self, account: Account, kind: str, amount: Decimal, status: str, **refs: str | None) -> LedgerEntry:
+    def record(
+        self, account: Account, kind: str, amount: Decimal, status: str, **refs: str | None
+    ) -> LedgerEntry:
         entry = LedgerEntry(
             seq=next(self._seq),
             kind=kind,

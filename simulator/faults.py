@@ -23,7 +23,9 @@ class FaultRule(BaseModel):
     count: int | None = Field(default=None, ge=1, description="Fire at most this many times.")
     skip: int = Field(default=0, ge=0, description="Let this many matching requests through first.")
     account_id: str | None = Field(default=None, description="Only requests for this account.")
-    latency_seconds: float = Field(default=0.0, ge=0, description="Delay for latency, timeout, lost_response.")
+    latency_seconds: float = Field(
+        default=0.0, ge=0, description="Delay for latency, timeout, lost_response."
+    )
     hits: int = 0
     seen: int = 0
 

@@ -149,8 +149,5 @@ def market_clock(now: datetime) -> MarketClock:
     if today and today.opens_at <= local < today.closes_at:
         following = next_trading_day(local.date())
         return MarketClock(local, True, following.opens_at, today.closes_at)
-    if today and local < today.opens_at:
-        upcoming = today
-    else:
-        upcoming = next_trading_day(local.date())
+    upcoming = today if today and local < today.opens_at else next_trading_day(local.date())
     return MarketClock(local, False, upcoming.opens_at, upcoming.closes_at)

@@ -137,4 +137,6 @@ class Account:
         return [o for o in self.orders if o.is_open]
 
     def held_for_orders(self, symbol: str) -> Decimal:
-        return sum((o.qty or ZERO for o in self.open_orders() if o.side == "sell" and o.symbol == symbol), ZERO)
+        return sum(
+            (o.qty or ZERO for o in self.open_orders() if o.side == "sell" and o.symbol == symbol), ZERO
+        )

@@ -8,19 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import requests
 from alpaca.broker import BrokerClient
-from alpaca.broker.models import Agreement, Contact, Disclosures, Identity
+from alpaca.broker.enums import TransferDirection, TransferTiming
+from alpaca.broker.models import Account, ACHRelationship, Agreement, Contact, Disclosures, Identity, Transfer
 from alpaca.broker.requests import (
     CreateAccountRequest,
     CreateACHRelationshipRequest,
     CreateACHTransferRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    OrderRequest,
 )
-from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.enums import OrderSide, OrderType, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import Order, Position
+from alpaca.trading.requests import GetOrdersRequest
 
 DEMO_KEY, DEMO_SECRET = "simulator-key", "simulator-secret"
 
@@ -69,7 +73,9 @@ class ScenarioBuilder:
     def configure(self, **settings: Any) -> None:
         self.control("POST", "/config", settings)
 
-    def faults(self, rules: list[dict[str, Any]], transfer_outcomes: list[dict[str, Any]] | None = None) -> None:
+    def faults(
+        self, rules: list[dict[str, Any]], transfer_outcomes: list[dict[str, Any]] | None = None
+    ) -> None:
         self.control("POST", "/faults", {"rules": rules, "transfer_outcomes": transfer_outcomes or []})
 
     def ledger(self, account_id: str) -> dict[str, Any]:
@@ -108,22 +114,29 @@ class ScenarioBuilder:
                 immediate_family_exposed=False,
             ),
             agreements=[
-                Agreement(agreement="customer_agreement", signed_at="2024-01-02T15:04:05Z", ip_address="127.0.0.1"),
-                Agreement(agreement="margin_agreement", signed_at="2024-01-02T15:04:05Z", ip_address="127.0.0.1"),
+                Agreement(
+                    agreement="customer_agreement", signed_at="2024-01-02T15:04:05Z", ip_address="127.0.0.1"
+                ),
+                Agreement(
+                    agreement="margin_agreement", signed_at="2024-01-02T15:04:05Z", ip_address="127.0.0.1"
+                ),
             ],
         )
-        account = self.broker.create_account(request)
+        account = cast(Account, self.broker.create_account(request))
         return SeededAccount(str(account.id), None, email, given_name, family_name)
 
     def link_bank(self, seeded: SeededAccount, account_number: str = "000123456789") -> str:
-        relationship = self.broker.create_ach_relationship_for_account(
-            seeded.account_id,
-            CreateACHRelationshipRequest(
-                account_owner_name=f"{seeded.given_name} {seeded.family_name}",
-                bank_account_type="CHECKING",
-                bank_account_number=account_number,
-                bank_routing_number="121000358",
-                nickname="Everyday Checking",
+        relationship = cast(
+            ACHRelationship,
+            self.broker.create_ach_relationship_for_account(
+                seeded.account_id,
+                CreateACHRelationshipRequest(
+                    account_owner_name=f"{seeded.given_name} {seeded.family_name}",
+                    bank_account_type="CHECKING",
+                    bank_account_number=account_number,
+                    bank_routing_number="121000358",
+                    nickname="Everyday Checking",
+                ),
             ),
         )
         seeded.relationship_id = str(relationship.id)
@@ -133,41 +146,57 @@ class ScenarioBuilder:
     def deposit(self, seeded: SeededAccount, amount: Decimal) -> str:
         """An incoming ACH, then the clock moved on until it is COMPLETE."""
         assert seeded.relationship_id, "link a bank first"
-        transfer = self.broker.create_transfer_for_account(
-            seeded.account_id,
-            CreateACHTransferRequest(
-                amount=str(amount), direction="INCOMING", timing="immediate", relationship_id=seeded.relationship_id
-            ),
+        request = CreateACHTransferRequest(
+            amount=str(amount),
+            direction=TransferDirection.INCOMING,
+            timing=TransferTiming.IMMEDIATE,
+            relationship_id=seeded.relationship_id,
         )
+        transfer = cast(Transfer, self.broker.create_transfer_for_account(seeded.account_id, request))
         config = self.control("GET", "/config")
         self.advance(config["transfer_queued_seconds"] + config["transfer_clearing_seconds"] + 1)
         seeded.deposits.append(str(transfer.id))
         return str(transfer.id)
 
-    def buy(self, seeded: SeededAccount, symbol: str, qty: Decimal) -> str:
-        order = self.broker.submit_order_for_account(
-            seeded.account_id,
-            MarketOrderRequest(symbol=symbol, qty=float(qty), side=OrderSide.BUY, time_in_force=TimeInForce.DAY),
-        )
+    def _submit(self, account_id: str, request: MarketOrderRequest | LimitOrderRequest) -> str:
+        # alpaca-py's broker order requests do not subclass the OrderRequest it annotates.
+        order = cast(Order, self.broker.submit_order_for_account(account_id, cast(OrderRequest, request)))
         return str(order.id)
 
-    def resting_buy(self, seeded: SeededAccount, symbol: str, qty: Decimal, limit_price: Decimal) -> str:
-        order = self.broker.submit_order_for_account(
-            seeded.account_id,
-            LimitOrderRequest(
-                symbol=symbol,
-                qty=float(qty),
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.DAY,
-                limit_price=float(limit_price),
-            ),
+    def buy(self, seeded: SeededAccount, symbol: str, qty: Decimal) -> str:
+        request = MarketOrderRequest(
+            symbol=symbol,
+            qty=float(qty),
+            side=OrderSide.BUY,
+            type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
         )
-        return str(order.id)
+        return self._submit(seeded.account_id, request)
+
+    def resting_buy(self, seeded: SeededAccount, symbol: str, qty: Decimal, limit_price: Decimal) -> str:
+        request = LimitOrderRequest(
+            symbol=symbol,
+            qty=float(qty),
+            side=OrderSide.BUY,
+            type=OrderType.LIMIT,
+            time_in_force=TimeInForce.DAY,
+            limit_price=float(limit_price),
+        )
+        return self._submit(seeded.account_id, request)
+
+    def orders(self, account_id: str, status: QueryOrderStatus = QueryOrderStatus.ALL) -> list[Order]:
+        request = GetOrdersRequest(status=status, limit=500)
+        return cast(list[Order], self.broker.get_orders_for_account(account_id, request))
+
+    def positions(self, account_id: str) -> list[Position]:
+        return cast(list[Position], self.broker.get_all_positions_for_account(account_id))
 
     def set_prices(self, prices: dict[str, Decimal]) -> None:
         self.control("POST", "/prices", {s: str(p) for s, p in prices.items()})
 
-    def funded_account(self, cash: Decimal, given_name: str = "Jordan", family_name: str = "Rivera") -> SeededAccount:
+    def funded_account(
+        self, cash: Decimal, given_name: str = "Jordan", family_name: str = "Rivera"
+    ) -> SeededAccount:
         """An ACTIVE account with an APPROVED bank and `cash` deposited and settled."""
         seeded = self.open_account(given_name, family_name)
         self.link_bank(seeded)

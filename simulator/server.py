@@ -22,7 +22,9 @@ class SimulatorServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(build_app(self.sim), log_level="warning", lifespan="off", timeout_keep_alive=30)
+        config = uvicorn.Config(
+            build_app(self.sim), log_level="warning", lifespan="off", timeout_keep_alive=30
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"simulator:{self.port}", daemon=True)
 

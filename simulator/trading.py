@@ -139,7 +139,9 @@ class TradingDesk:
                 )
                 results.append(CloseResult(symbol, 403, error=error))
                 continue
-            results.append(CloseResult(symbol, 200, order=self.submit(account_id, symbol, "sell", available, None)))
+            results.append(
+                CloseResult(symbol, 200, order=self.submit(account_id, symbol, "sell", available, None))
+            )
         return results
 
     # --- fills ----------------------------------------------------------------------------------------------
@@ -152,7 +154,11 @@ class TradingDesk:
         price = self.price(order.symbol)
         if not order.marketable_at(price):
             return  # a limit order rests until it is canceled
-        qty = order.qty if order.qty is not None else ((order.notional or ZERO) / price).quantize(QTY, ROUND_DOWN)
+        qty = (
+            order.qty
+            if order.qty is not None
+            else ((order.notional or ZERO) / price).quantize(QTY, ROUND_DOWN)
+        )
         value = (qty * price).quantize(CENT, rounding=ROUND_DOWN)
         if order.side == "buy":
             if value > account.cash:
@@ -180,5 +186,7 @@ class TradingDesk:
             account.positions[symbol] = Position(symbol, _asset_id(symbol), qty, price)
             return
         total = position.qty + qty
-        position.avg_entry_price = ((position.avg_entry_price * position.qty + price * qty) / total).quantize(CENT)
+        position.avg_entry_price = ((position.avg_entry_price * position.qty + price * qty) / total).quantize(
+            CENT
+        )
         position.qty = total

@@ -92,7 +92,9 @@ class TransferDesk:
         if relationship is None:
             raise BrokerApiError(422, "relationship_id does not belong to this account", code=42210000)
         if relationship.status != "APPROVED":
-            raise BrokerApiError(403, f"ACH relationship is {relationship.status}, not APPROVED", code=40310000)
+            raise BrokerApiError(
+                403, f"ACH relationship is {relationship.status}, not APPROVED", code=40310000
+            )
         if account.status != "ACTIVE":
             raise BrokerApiError(403, f"account is {account.status}", code=40310000)
         if account.account_blocked or account.transfers_blocked:
@@ -150,7 +152,9 @@ class TransferDesk:
         withdrawable = engine.withdrawable(engine.account(account_id))
         if amount > withdrawable:
             raise BrokerApiError(
-                403, f"insufficient withdrawable cash: requested {amount}, available {withdrawable}", code=40310000
+                403,
+                f"insufficient withdrawable cash: requested {amount}, available {withdrawable}",
+                code=40310000,
             )
         used = self.window_used(account_id)
         limit = engine.config.daily_outgoing_limit
@@ -202,7 +206,9 @@ class TransferDesk:
             delay = timedelta(seconds=self._engine.config.transfer_return_seconds)
             self._engine.schedule(
                 self._engine.clock_now + delay,
-                lambda: self._finish_failed(transfer, "RETURNED", transfer.forced_reason or "returned by the bank"),
+                lambda: self._finish_failed(
+                    transfer, "RETURNED", transfer.forced_reason or "returned by the bank"
+                ),
             )
 
     def _finish_failed(self, transfer: Transfer, status: str, reason: str) -> None:

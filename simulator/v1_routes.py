@@ -71,9 +71,7 @@ async def create_account(sim: Simulator, request: Request) -> Any:
 
 async def list_accounts(sim: Simulator, request: Request) -> Any:
     statuses = {s for s in request.query_params.get("status", "").split(",") if s}
-    return [
-        wire.account(a) for a in sim.engine.accounts.values() if not statuses or a.status in statuses
-    ]
+    return [wire.account(a) for a in sim.engine.accounts.values() if not statuses or a.status in statuses]
 
 
 async def get_account(sim: Simulator, request: Request) -> Any:
@@ -176,7 +174,9 @@ async def get_order(sim: Simulator, request: Request) -> Any:
 
 async def cancel_orders(sim: Simulator, request: Request) -> Any:
     cancelled = sim.engine.trading.cancel_all(_account_id(request))
-    return [{"id": o.id, "status": 200, "body": {**wire.order(o), "status": "pending_cancel"}} for o in cancelled]
+    return [
+        {"id": o.id, "status": 200, "body": {**wire.order(o), "status": "pending_cancel"}} for o in cancelled
+    ]
 
 
 async def cancel_order(sim: Simulator, request: Request) -> Any:

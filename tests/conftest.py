@@ -16,8 +16,8 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from closure.search_attributes import CLI_TYPES
 from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
+from closure.search_attributes import CLI_TYPES
 from simulator.server import SimulatorServer
 
 BIN = Path(sys.executable).parent

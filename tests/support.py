@@ -44,7 +44,9 @@ class ClosureLab:
         """From here on the broker's clock moves with Temporal's (skipped) time."""
         self.broker.follow_temporal(self.env.client.service_client.config.target_host)
 
-    async def start(self, account: SeededAccount | str, policy: ClosurePolicy | None = None) -> StartedClosure:
+    async def start(
+        self, account: SeededAccount | str, policy: ClosurePolicy | None = None
+    ) -> StartedClosure:
         account_id = account if isinstance(account, str) else account.account_id
         return await start_closure(
             self.env.client, account_id, task_queue=self.task_queue, policy=policy or self.policy
@@ -83,7 +85,9 @@ class ClosureLab:
         return self.broker.ledger(account_id)
 
     def assert_invariants(self, account_id: str, progress: ClosureProgress) -> None:
-        problems = check_completed_closure(self.ledger(account_id), progress, self.policy.daily_transfer_limit)
+        problems = check_completed_closure(
+            self.ledger(account_id), progress, self.policy.daily_transfer_limit
+        )
         assert not problems, problems
 
     def outgoing(self, account_id: str) -> list[dict[str, Any]]:

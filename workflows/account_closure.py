@@ -7,7 +7,6 @@ parks the closure in `needs_attention` with the reason, until an operator retrie
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -30,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         WakeSignal,
     )
     from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+
+import contextlib
 
 from workflows.final_closure import close
 from workflows.liquidation import liquidate
@@ -100,7 +101,9 @@ class AccountClosureWorkflow:
         try:
             await run.broker(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
         except ClosureHalted as halted:
-            run.alert("cancel_cleanup_failed", f"sell orders may still be open at the broker: {halted.reason}")
+            run.alert(
+                "cancel_cleanup_failed", f"sell orders may still be open at the broker: {halted.reason}"
+            )
 
     async def _step(self, phase: ClosurePhase) -> ClosurePhase:
         handler, step = PHASES[phase]
@@ -130,14 +133,12 @@ class AccountClosureWorkflow:
         timeout = None
         if attention.auto_retry_at is not None:
             timeout = max(attention.auto_retry_at - workflow.now(), timedelta(seconds=1))
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._retry is not None or run.cancel_requested,
                 timeout=timeout,
                 timeout_summary="automatic retry",
             )
-        except asyncio.TimeoutError:
-            pass
         if run.cancel_requested:
             raise ClosureCancelled()
         for transfer in state.transfers:

@@ -14,7 +14,9 @@ from workflows.run import ClosureHalted, ClosureRun
 async def close(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="final safety checks")
+        view = await run.broker(
+            BrokerActivities.inspect_account, run.account_id, summary="final safety checks"
+        )
         run.observed_broker_time(view.clock.now)
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if view.status == "ACCOUNT_CLOSED":

@@ -21,18 +21,24 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
     while not view.is_flat:
         if not orders_placed or view.open_orders == 0:
             run.enter(ClosurePhase.LIQUIDATION, f"Selling {len(view.positions)} position(s)")
-            placed = await run.broker(BrokerActivities.liquidate, run.account_id, summary="cancel orders and sell")
+            placed = await run.broker(
+                BrokerActivities.liquidate, run.account_id, summary="cancel orders and sell"
+            )
             orders_placed = True
             run.state.sell_orders_placed = run.state.sell_orders_placed or bool(placed.sell_orders)
             if placed.refused and not placed.sell_orders and view.open_orders == 0:
-                raise ClosureHalted("LiquidationStalled", "the broker refused to sell: " + "; ".join(placed.refused))
+                raise ClosureHalted(
+                    "LiquidationStalled", "the broker refused to sell: " + "; ".join(placed.refused)
+                )
         await _wait_for_fills(run, view)
         view = await _look(run)
     return ClosurePhase.SETTLEMENT
 
 
 async def _look(run: ClosureRun) -> AccountView:
-    view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check positions and orders")
+    view = await run.broker(
+        BrokerActivities.inspect_account, run.account_id, summary="check positions and orders"
+    )
     run.observed_broker_time(view.clock.now)
     run.state.last_cash, run.state.last_withdrawable = view.cash, view.cash_withdrawable
     return view

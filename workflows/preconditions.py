@@ -18,7 +18,9 @@ async def check_preconditions(run: ClosureRun) -> ClosurePhase:
     if view.status == "ACCOUNT_CLOSED":
         return ClosurePhase.COMPLETED
     if view.status != "ACTIVE":
-        raise ClosureHalted("AccountNotEligible", f"the broker reports the account as {view.status}, not ACTIVE")
+        raise ClosureHalted(
+            "AccountNotEligible", f"the broker reports the account as {view.status}, not ACTIVE"
+        )
     if view.account_blocked or view.transfers_blocked:
         raise ClosureHalted("AccountNotEligible", "the account is blocked from transfers at the broker")
     has_value = view.cash > 0 or bool(view.positions)

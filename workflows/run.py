@@ -7,7 +7,8 @@ for cancel and continue-as-new) in one place.
 
 from __future__ import annotations
 
-import asyncio
+import builtins
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -70,7 +71,7 @@ class ClosureRun:
         budget as a transient `BrokerUnavailable` that the closure retries on its own later.
         """
         budget = budget or self.policy.broker_retry_budget
-        call: Awaitable[T] = workflow.execute_activity_method(  # type: ignore[call-overload]
+        call: Awaitable[T] = workflow.execute_activity_method(
             activity,
             arg,
             start_to_close_timeout=timedelta(seconds=60),
@@ -88,7 +89,11 @@ class ClosureRun:
             raise _halt_from(err, summary, budget) from err
 
     def observed_broker_time(self, broker_now: datetime) -> None:
-        self._broker_anchor = (broker_now, workflow.now())
+        now = workflow.now()
+        self._broker_anchor = (broker_now, now)
+        for change in self.state.history:  # phase changes made before the first look at the broker
+            if change.broker_at is None:
+                change.broker_at = broker_now - (now - change.at) * self.policy.broker_clock_rate
 
     def broker_now(self) -> datetime | None:
         """The broker's clock now, from the last look at it (it may run faster than ours in a simulation)."""
@@ -102,16 +107,14 @@ class ClosureRun:
     async def pause(self, duration: timedelta, summary: str) -> None:
         """A durable wait that a wake signal, a cancel or a long history ends early."""
         self.checkpoint()
-        duration = max(duration, timedelta(seconds=1))
+        duration = max(duration, timedelta(milliseconds=10))
         if self.state.next_action_at is None or self.state.next_action_at < workflow.now():
             self.state.next_action_at = workflow.now() + duration
         self.woken = False
-        try:
+        with contextlib.suppress(builtins.TimeoutError):
             await workflow.wait_condition(
                 lambda: self.woken or self.cancel_requested, timeout=duration, timeout_summary=summary
             )
-        except asyncio.TimeoutError:
-            pass
         self.state.next_action_at = None
         self.checkpoint()
         if workflow.info().is_continue_as_new_suggested():
@@ -151,7 +154,9 @@ def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHa
     cause = err.cause
     if isinstance(cause, ApplicationError):
         error_type = cause.type or "ApplicationError"
-        return ClosureHalted(error_type, f"{summary}: {cause.message}", transient=error_type in TRANSIENT_ERROR_TYPES)
+        return ClosureHalted(
+            error_type, f"{summary}: {cause.message}", transient=error_type in TRANSIENT_ERROR_TYPES
+        )
     if isinstance(cause, TimeoutError):
         last = cause.cause.message if isinstance(cause.cause, ApplicationError) else "no answer"
         return ClosureHalted(

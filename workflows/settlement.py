@@ -28,7 +28,9 @@ async def settle(run: ClosureRun) -> ClosurePhase:
         if state.settlement_alert_at is None:
             state.settlement_alert_at = await run.broker(
                 BrokerActivities.business_deadline,
-                BusinessDeadlineInput(start=view.clock.now, business_days=policy.settlement_alert_business_days),
+                BusinessDeadlineInput(
+                    start=view.clock.now, business_days=policy.settlement_alert_business_days
+                ),
                 summary="settlement alert deadline",
             )
         if not state.settlement_alerted and view.clock.now >= state.settlement_alert_at:

@@ -137,7 +137,9 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         apply_statuses(run, views)
         if all(not t.in_flight for t in run.state.transfers):
             return ClosurePhase.FINAL_CLOSURE
-        run.state.step = f"Waiting for {sum(t.in_flight for t in run.state.transfers)} transfer(s) to complete"
+        run.state.step = (
+            f"Waiting for {sum(t.in_flight for t in run.state.transfers)} transfer(s) to complete"
+        )
         await run.pause(run.policy.transfer_poll_interval, "transfer status poll")
 
 

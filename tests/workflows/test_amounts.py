@@ -21,7 +21,11 @@ async def test_cash_with_cents_goes_out_to_the_cent(
         progress = await lab.finish(await lab.start(account))
 
         assert progress.phase == ClosurePhase.COMPLETED
-        assert amounts(lab, account.account_id) == [Decimal("50000.00"), Decimal("50000.00"), Decimal("23456.78")]
+        assert amounts(lab, account.account_id) == [
+            Decimal("50000.00"),
+            Decimal("50000.00"),
+            Decimal("23456.78"),
+        ]
         assert progress.amount_completed == Decimal("123456.78")
         lab.assert_invariants(account.account_id, progress)
 
@@ -37,7 +41,8 @@ async def test_empty_account_closes_at_once(
         assert progress.phase == ClosurePhase.COMPLETED
         assert progress.transfers == []
         assert lab.ledger(account.account_id)["status"] == "ACCOUNT_CLOSED"
-        assert progress.started_at and progress.completed_at
+        assert progress.started_at is not None
+        assert progress.completed_at is not None
         took = progress.completed_at - progress.started_at
         assert took.total_seconds() < 60, f"an empty account should close at once, took {took}"
         lab.assert_invariants(account.account_id, progress)

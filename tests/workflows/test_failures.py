@@ -22,7 +22,15 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
         account = lab.broker.funded_account(Decimal("150000.00"))
         lab.broker.faults(
-            [], [{"status": "REJECTED", "nth": 2, "account_id": account.account_id, "reason": "R01 insufficient"}]
+            [],
+            [
+                {
+                    "status": "REJECTED",
+                    "nth": 2,
+                    "account_id": account.account_id,
+                    "reason": "R01 insufficient",
+                }
+            ],
         )
         lab.follow_temporal()
         started = await lab.start(account)
@@ -30,7 +38,8 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
 
         assert parked.attention is not None
         assert parked.attention.error_type == "TransferFailed"
-        assert "REJECTED" in parked.attention.reason and "R01" in parked.attention.reason
+        assert "REJECTED" in parked.attention.reason
+        assert "R01 insufficient" in parked.attention.reason
         assert [a.kind for a in parked.alerts] == ["needs_attention"]
         assert parked.amount_withdrawn == Decimal("50000.00")  # the rejected $50,000 came back
 
@@ -52,12 +61,18 @@ async def test_lost_create_response_is_adopted_not_duplicated(
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0), request_timeout=1.0) as lab:
         account = lab.broker.funded_account(Decimal("120000.00"))
         # The broker creates the second transfer, then the answer never arrives (the client times out).
-        lab.broker.faults([{"route": TRANSFERS, "kind": "lost_response", "skip": 1, "count": 1, "latency_seconds": 2}])
+        lab.broker.faults(
+            [{"route": TRANSFERS, "kind": "lost_response", "skip": 1, "count": 1, "latency_seconds": 2}]
+        )
         lab.follow_temporal()
         progress = await lab.finish(await lab.start(account))
 
         assert progress.phase == ClosurePhase.COMPLETED
-        assert amounts(lab, account.account_id) == [Decimal("50000.00"), Decimal("50000.00"), Decimal("20000.00")]
+        assert amounts(lab, account.account_id) == [
+            Decimal("50000.00"),
+            Decimal("50000.00"),
+            Decimal("20000.00"),
+        ]
         assert [t.adopted for t in progress.transfers] == [False, True, False]
         faults = lab.broker.control("GET", "/faults")["rules"]
         assert faults[0]["hits"] == 1
@@ -99,7 +114,10 @@ async def test_5xx_429_and_timeouts_on_every_endpoint_are_retried(
         progress = await lab.finish(await lab.start(account))
 
         assert progress.phase == ClosurePhase.COMPLETED
-        fired = {(r["route"], r["status"], r["kind"]): r["hits"] for r in lab.broker.control("GET", "/faults")["rules"]}
+        fired = {
+            (r["route"], r["status"], r["kind"]): r["hits"]
+            for r in lab.broker.control("GET", "/faults")["rules"]
+        }
         unfired = [key for key, hits in fired.items() if key[0] != "*" and hits != 1]
         assert not unfired, f"faults that never reached the closure: {unfired}"
         lab.assert_invariants(account.account_id, progress)
@@ -122,5 +140,5 @@ async def test_no_approved_bank_stops_before_anything_moves(
         assert "no APPROVED ACH relationship" in parked.attention.reason
         kinds = [e["kind"] for e in lab.ledger(account.account_id)["entries"]]
         assert kinds == ["deposit", "buy"], "nothing may be sold or sent without a bank to send it to"
-        positions = lab.broker.broker.get_all_positions_for_account(account.account_id)
+        positions = lab.broker.positions(account.account_id)
         assert [(p.symbol, p.qty) for p in positions] == [("QQQ", "5")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,7 +26,7 @@ async def test_150k_goes_out_in_three_50k_transfers_24h_apart(
         assert progress.phase == ClosurePhase.COMPLETED
         assert amounts(lab, account.account_id) == [Decimal("50000.00")] * 3
         times = transfer_times(lab, account.account_id)
-        gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+        gaps = [later - earlier for earlier, later in pairwise(times)]
         for gap in gaps:
             assert timedelta(hours=24) <= gap < timedelta(hours=24, seconds=30), gaps
         assert lab.ledger(account.account_id)["status"] == "ACCOUNT_CLOSED"

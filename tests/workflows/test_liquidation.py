@@ -7,8 +7,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import GetOrdersRequest
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
@@ -24,7 +22,9 @@ async def test_open_orders_are_cancelled_and_fractional_positions_sold(
     env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
 ) -> None:
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 3, 4, 9, 0)) as lab:
-        lab.broker.set_prices({"AAPL": Decimal("187.43"), "MSFT": Decimal("401.17"), "NVDA": Decimal("118.02")})
+        lab.broker.set_prices(
+            {"AAPL": Decimal("187.43"), "MSFT": Decimal("401.17"), "NVDA": Decimal("118.02")}
+        )
         account = lab.broker.funded_account(Decimal("25000.00"))
         lab.broker.buy(account, "AAPL", Decimal("3.5"))
         lab.broker.buy(account, "MSFT", Decimal("0.123456789"))
@@ -33,12 +33,10 @@ async def test_open_orders_are_cancelled_and_fractional_positions_sold(
         progress = await lab.finish(await lab.start(account))
 
         assert progress.phase == ClosurePhase.COMPLETED
-        orders = lab.broker.broker.get_orders_for_account(
-            account.account_id, GetOrdersRequest(status=QueryOrderStatus.ALL)
-        )
+        orders = lab.broker.orders(account.account_id)
         by_id = {str(o.id): o for o in orders}
-        assert by_id[resting].status.value == "canceled"
-        sells = [o for o in orders if o.side.value == "sell"]
+        assert by_id[resting].status == "canceled"
+        sells = [o for o in orders if o.side == "sell"]
         assert sorted((o.symbol, o.filled_qty) for o in sells) == [("AAPL", "3.5"), ("MSFT", "0.123456789")]
         # Every cent of the deposit minus purchases plus proceeds went to the bank.
         lab.assert_invariants(account.account_id, progress)
@@ -70,7 +68,9 @@ async def test_liquidation_waits_for_the_open_and_settlement_counts_business_day
         lab.broker.advance((initiated - lab.broker.now()).total_seconds())
         lab.follow_temporal()
         started = await lab.start(account)
-        waiting = await lab.until(started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval)
+        waiting = await lab.until(
+            started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval
+        )
         assert waiting.phase == ClosurePhase.LIQUIDATION
         progress = await lab.finish(started)
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from alpaca.trading.enums import QueryOrderStatus
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -42,19 +43,22 @@ async def test_cancel_before_liquidation_leaves_the_positions_alone(
         lab.broker.advance((ny(2025, 2, 7, 19, 0) - lab.broker.now()).total_seconds())  # Friday evening
         lab.follow_temporal()
         started = await lab.start(account)
-        await lab.until(started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval)
+        await lab.until(
+            started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval
+        )
 
         result = await started.handle.execute_update(
             AccountClosureWorkflow.cancel, CancelRequest(requested_by="customer", reason="changed my mind")
         )
-        assert result.accepted and result.phase == ClosurePhase.CANCELLED
+        assert result.accepted
+        assert result.phase == ClosurePhase.CANCELLED
         progress = await lab.finish(started)
 
         assert progress.phase == ClosurePhase.CANCELLED
         assert progress.cancel_reason == "changed my mind (by customer)"
-        positions = lab.broker.broker.get_all_positions_for_account(account.account_id)
+        positions = lab.broker.positions(account.account_id)
         assert [(p.symbol, p.qty) for p in positions] == [("IWM", "12")]
-        assert lab.broker.broker.get_orders_for_account(account.account_id) == []  # our sell orders withdrawn
+        assert lab.broker.orders(account.account_id, QueryOrderStatus.OPEN) == []  # our sell orders withdrawn
         assert [e["kind"] for e in lab.ledger(account.account_id)["entries"]] == ["deposit", "buy"]
 
 

@@ -31,11 +31,15 @@ async def test_slow_settlement_alerts_after_three_business_days_and_completes(
         assert "$20,000.00 is still unsettled after 3 business days" in alerts[0].message
         settlement = [h for h in progress.history if h.phase == ClosurePhase.SETTLEMENT]
         withdrawal = [h for h in progress.history if h.phase == ClosurePhase.WITHDRAWAL]
-        assert settlement and withdrawal and settlement[0].broker_at and withdrawal[0].broker_at
-        waited = withdrawal[0].broker_at - settlement[0].broker_at
+        settled_from, withdrawn_from = settlement[0].broker_at, withdrawal[0].broker_at
+        assert settled_from is not None
+        assert withdrawn_from is not None
+        waited = withdrawn_from - settled_from
         assert waited.days >= 6, f"settled T+5 (a Monday), the closure waited only {waited}"
         alert_at = alerts[0].at - progress.history[0].at
         assert 3 <= alert_at.days < 4  # Thursday: three business days after Monday
-        last = datetime.fromisoformat(lab.outgoing(account.account_id)[-1]["created_at"].replace("Z", "+00:00"))
+        last = datetime.fromisoformat(
+            lab.outgoing(account.account_id)[-1]["created_at"].replace("Z", "+00:00")
+        )
         assert last.astimezone(NEW_YORK) >= ny(2025, 3, 17, 8, 0)
         lab.assert_invariants(account.account_id, progress)

