@@ -151,3 +151,15 @@ def market_clock(now: datetime) -> MarketClock:
         return MarketClock(local, True, following.opens_at, today.closes_at)
     upcoming = today if today and local < today.opens_at else next_trading_day(local.date())
     return MarketClock(local, False, upcoming.opens_at, upcoming.closes_at)
+
+
+def previous_close(now: datetime) -> datetime:
+    """The most recent regular or early close at or before `now`."""
+    local = now.astimezone(NEW_YORK)
+    today = trading_day(local.date())
+    if today and today.closes_at <= local:
+        return today.closes_at
+    current = local.date() - timedelta(days=1)
+    while (found := trading_day(current)) is None:
+        current -= timedelta(days=1)
+    return found.closes_at
