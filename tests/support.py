@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +28,7 @@ from worker import build_worker
 from workflows.account_closure import AccountClosureWorkflow
 
 NEW_YORK = ZoneInfo("America/New_York")
+BIN_TEST_SERVER = str(Path(sys.executable).parent / "temporal-test-server")
 
 
 def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): initiation, progress and operator endpoints."""

@@ -1,0 +1,62 @@
+"""The progress query tells the truth at every phase, and only ever moves forward."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio.testing import WorkflowEnvironment
+
+from closure.phases import ClosurePhase
+from closure.progress import ClosureProgress
+from simulator.server import SimulatorServer
+from tests.support import closure_lab, ny
+
+WAITING_PHASES = [
+    ClosurePhase.LIQUIDATION,
+    ClosurePhase.SETTLEMENT,
+    ClosurePhase.WITHDRAWAL_24HR_WAIT,
+    ClosurePhase.TRANSFER_COMPLETION,
+    ClosurePhase.COMPLETED,
+]
+
+
+async def test_progress_reflects_each_phase(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 4, 11, 9, 45)) as lab:
+        lab.broker.set_prices({"DIA": Decimal("400.00")})
+        account = lab.broker.funded_account(Decimal("100000.00"))
+        lab.broker.buy(account, "DIA", Decimal("50"))  # $20,000 in shares
+        lab.broker.advance((ny(2025, 4, 11, 18, 0) - lab.broker.now()).total_seconds())  # Friday evening
+        lab.follow_temporal()
+        started = await lab.start(account)
+
+        seen: list[ClosureProgress] = []
+        for phase in WAITING_PHASES:
+            seen.append(
+                await lab.until(
+                    started.handle, lambda p, phase=phase: p.phase == phase, step=timedelta(minutes=20)
+                )
+            )
+
+        liquidation, settlement, spacing, completion, completed = seen
+        assert "Market closed" in liquidation.step
+        assert liquidation.next_action_at is not None
+        assert liquidation.amount_withdrawn == 0
+        assert "settle" in settlement.step
+        assert settlement.cash_at_start == Decimal("80000.00")
+        assert spacing.amount_withdrawn == Decimal("50000.00")
+        assert spacing.amount_remaining == Decimal("50000.00")
+        assert spacing.next_action_at is not None
+        assert completion.amount_withdrawn == Decimal("100000.00")
+        assert completion.amount_remaining == 0
+        assert completed.percent == 100
+        assert completed.amount_completed == Decimal("100000.00")
+        percents = [p.percent for p in seen]
+        assert percents == sorted(percents), percents
+        assert len(set(percents)) == len(percents), f"every waiting phase shows more progress: {percents}"
+        assert completed.history[0].phase == ClosurePhase.INITIATED
+        assert completed.confirmation_number == started.confirmation_number
+        lab.assert_invariants(account.account_id, completed)
