@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,10 @@ WAITING_PHASES = [
     ClosurePhase.TRANSFER_COMPLETION,
     ClosurePhase.COMPLETED,
 ]
+
+
+def _in(phase: ClosurePhase) -> Callable[[ClosureProgress], bool]:
+    return lambda progress: progress.phase == phase
 
 
 async def test_progress_reflects_each_phase(
