@@ -40,11 +40,7 @@ async def test_progress_reflects_each_phase(
 
         seen: list[ClosureProgress] = []
         for phase in WAITING_PHASES:
-            seen.append(
-                await lab.until(
-                    started.handle, lambda p, phase=phase: p.phase == phase, step=timedelta(minutes=20)
-                )
-            )
+            seen.append(await lab.until(started.handle, _in(phase), step=timedelta(minutes=20)))
 
         liquidation, settlement, spacing, completion, completed = seen
         assert "Market closed" in liquidation.step
