@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,9 +13,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
-from closure.progress import CancelRequest, RetryRequest
+from closure.progress import CancelRequest, RetryRequest, WakeSignal
 from simulator.server import SimulatorServer
-from tests.support import closure_lab, ny
+from tests.support import ClosureLab, closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
 
 
@@ -83,3 +85,37 @@ async def test_cancel_is_refused_once_money_has_moved(
         progress = await lab.finish(started)
         assert progress.phase == ClosurePhase.COMPLETED
         lab.assert_invariants(account.account_id, progress)
+
+
+async def test_a_wake_signal_ends_a_wait_early(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 7, 9, 45)) as lab:
+        account = lab.broker.funded_account(Decimal("3000.00"))
+        lab.broker.buy(account, "EFA", Decimal("4"))
+        lab.broker.advance((ny(2025, 2, 7, 19, 0) - lab.broker.now()).total_seconds())
+        lab.follow_temporal()
+        started = await lab.start(account)
+        waiting = await lab.until(
+            started.handle, lambda p: "Market closed" in p.step, step=timedelta(minutes=1)
+        )
+        looks = _account_reads(lab)
+
+        await started.handle.signal(AccountClosureWorkflow.wake, WakeSignal(reason="broker event"))
+        for _ in range(100):
+            if _account_reads(lab) > looks:
+                break
+            await asyncio.sleep(0.05)
+        assert _account_reads(lab) > looks, "the wake signal should make the closure look at the broker now"
+        again = await lab.progress(started.handle)
+        while again.next_action_at is None:  # between its look and its next wait
+            await asyncio.sleep(0.05)
+            again = await lab.progress(started.handle)
+        assert again.phase == ClosurePhase.LIQUIDATION  # still closed: it looked, then went back to waiting
+        assert waiting.next_action_at is not None
+        assert again.next_action_at <= waiting.next_action_at + timedelta(minutes=1)
+
+
+def _account_reads(lab: ClosureLab) -> int:
+    counts: dict[str, int] = lab.broker.control("GET", "/requests")
+    return counts.get("GET /v1/trading/accounts/{account_id}/account 200", 0)
