@@ -16,9 +16,8 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.alpaca_client import BrokerConnection
-from activities.broker import BrokerActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
+from activities.wiring import build_activities
 from closure.settings import Settings
 from closure.temporal_client import connect
 from workflows.account_closure import AccountClosureWorkflow
@@ -33,12 +32,12 @@ def build_worker(
     task_queue: str | None = None,
     extra_activities: Sequence[object] = (),
 ) -> Worker:
-    broker = BrokerActivities(BrokerConnection(settings.alpaca))
+    groups = build_activities(settings)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[AccountClosureWorkflow],
-        activities=[*broker.all(), *extra_activities],  # type: ignore[list-item]
+        activities=[*groups.all(), *extra_activities],  # type: ignore[list-item]
         activity_executor=executor,
         max_concurrent_activities=settings.worker.activity_threads,
         interceptors=[TypedErrorsInterceptor()],

@@ -103,6 +103,7 @@ class BrokerActivities:
             cash_withdrawable=parse_money(acct.cash_withdrawable),
             pending_transfer_out=parse_money(acct.pending_transfer_out),
             pending_transfer_in=parse_money(acct.pending_transfer_in),
+            long_market_value=parse_money(acct.long_market_value),
             positions=[PositionView(symbol=p.symbol, qty=Decimal(p.qty)) for p in positions],
             open_orders=len(orders),
             approved_relationship=_relationship_view(approved) if approved else None,

@@ -41,6 +41,7 @@ class AccountView(BaseModel):
     cash_withdrawable: Money = ZERO
     pending_transfer_out: Money = ZERO
     pending_transfer_in: Money = ZERO
+    long_market_value: Money = ZERO
     positions: list[PositionView] = Field(default_factory=list)
     open_orders: int = 0
     approved_relationship: AchRelationshipView | None = None

@@ -46,6 +46,10 @@ class ClosurePolicy(BaseModel):
         description="How long one broker call keeps retrying infrastructure errors before ops is called.",
     )
     broker_retry_max_interval: timedelta = Field(default=timedelta(minutes=2))
+    notification_retry_budget: timedelta = Field(
+        default=timedelta(minutes=30),
+        description="How long an email, user-record flag or mirror write keeps retrying before ops is told.",
+    )
     withdrawal_retry_delay: timedelta = Field(
         default=timedelta(seconds=15),
         description=(

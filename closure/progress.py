@@ -100,6 +100,8 @@ class ClosureState(BaseModel):
     alerts: list[OpsAlert] = Field(default_factory=list)
     completed_at: AwareDatetime | None = None
     cancel_reason: str | None = None
+    initiation_notified: bool = False
+    mirror_sequence: int = 0
 
     def next_chunk_at(self, spacing: timedelta) -> datetime | None:
         """Spacing counts from the last transfer that went out; a failed one frees its window at once."""
@@ -151,6 +153,7 @@ class ClosureProgress(BaseModel):
     history: list[PhaseChange]
     alerts: list[OpsAlert]
     cancel_reason: str | None = None
+    sequence: int = Field(default=0, description="Monotonic per closure; the mirror keeps the newest.")
 
     @classmethod
     def of(cls, account_id: str, workflow_id: str, state: ClosureState) -> ClosureProgress:
@@ -175,6 +178,7 @@ class ClosureProgress(BaseModel):
             history=list(state.history),
             alerts=list(state.alerts),
             cancel_reason=state.cancel_reason,
+            sequence=state.mirror_sequence,
         )
 
 

@@ -7,10 +7,12 @@ Environment variables use the prefix `CLOSURE_` and `__` between levels, e.g.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closure.policy import ClosurePolicy
@@ -39,6 +41,28 @@ class AlpacaSettings(BaseModel):
     request_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class EmailSettings(BaseModel):
+    backend: Literal["outbox", "ses"] = "outbox"
+    outbox_dir: Path = Path(".data/outbox")
+    sender: str = "Northwind Brokerage <closures@example.com>"
+    ops_recipients: list[str] = Field(default_factory=lambda: ["ops@example.com"])
+    ses_region: str = "us-east-1"
+    ses_endpoint_url: str | None = Field(
+        default=None, description="Only for an SES stand-in (moto, LocalStack)."
+    )
+    ses_configuration_set: str | None = None
+    brand_name: str = "Northwind Brokerage"
+    support_email: str = "support@example.com"
+    app_url: str = "https://app.example.com"
+
+
+class RecordsSettings(BaseModel):
+    backend: Literal["sqlite", "supabase"] = "sqlite"
+    sqlite_path: Path = Path(".data/closure.db")
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+
+
 class WorkerSettings(BaseModel):
     activity_threads: int = Field(default=16, ge=1, description="Threads for the blocking alpaca-py calls.")
 
@@ -50,6 +74,16 @@ class Settings(BaseSettings):
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CLOSURE_REDIS_URL", "REDIS_URL", "redis_url"),
+        description="The progress mirror is on when set.",
+    )
+    mirror_ttl: timedelta = Field(
+        default=timedelta(days=7), description="Longer than any wait; refreshed on write."
+    )
     time_scale: float = Field(
         default=1.0,
         gt=0,

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from closure.invariants import check_completed_closure
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureProgress
-from closure.settings import AlpacaSettings, Settings
+from closure.records import UserRecord
+from closure.records.sqlite import SqliteRecords
+from closure.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
 from closure.starter import StartedClosure, start_closure
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
@@ -42,18 +47,55 @@ class ClosureLab:
     broker: ScenarioBuilder
     task_queue: str
     policy: ClosurePolicy
+    settings: Settings
+    records: SqliteRecords
+    started: list[StartedClosure] = field(default_factory=list)
 
     def follow_temporal(self) -> None:
         """From here on the broker's clock moves with Temporal's (skipped) time."""
         self.broker.follow_temporal(self.env.client.service_client.config.target_host)
 
-    async def start(
-        self, account: SeededAccount | str, policy: ClosurePolicy | None = None
-    ) -> StartedClosure:
-        account_id = account if isinstance(account, str) else account.account_id
-        return await start_closure(
-            self.env.client, account_id, task_queue=self.task_queue, policy=policy or self.policy
+    def register_customer(self, account: SeededAccount) -> UserRecord:
+        """The app's user_onboarding row for this account, as the API would find it."""
+        existing = self.records.by_account(account.account_id)
+        if existing is not None:
+            return existing
+        return self.records.upsert(
+            UserRecord(
+                user_id=f"user-{account.account_id[:8]}",
+                alpaca_account_id=account.account_id,
+                email=account.email,
+                first_name=account.given_name,
+                last_name=account.family_name,
+            )
         )
+
+    async def start(self, account: SeededAccount, policy: ClosurePolicy | None = None) -> StartedClosure:
+        user = self.register_customer(account)
+        started = await start_closure(
+            self.env.client,
+            account.account_id,
+            task_queue=self.task_queue,
+            policy=policy or self.policy,
+            user_id=user.user_id,
+        )
+        self.started.append(started)
+        return started
+
+    async def terminate_leftovers(self) -> None:
+        """A closure left waiting would hold activities no worker will run, and stop time-skipping for all."""
+        for started in self.started:
+            description = await started.handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await started.handle.terminate(reason="test finished")
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """Every email delivered to the outbox, oldest first."""
+        folder = self.settings.email.outbox_dir
+        if not folder.exists():
+            return []
+        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        return [json.loads(p.read_text()) for p in files]
 
     async def finish(self, started: StartedClosure) -> ClosureProgress:
         result: ClosureProgress = await started.handle.result()
@@ -105,13 +147,28 @@ async def closure_lab(
     seed_at: datetime,
     policy: ClosurePolicy | None = None,
     request_timeout: float = 2.0,
+    **overrides: Any,
 ) -> AsyncIterator[ClosureLab]:
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(seed_at)
-    settings = Settings(alpaca=AlpacaSettings(base_url=sim.url, request_timeout_seconds=request_timeout))
+    workdir = Path(tempfile.mkdtemp(prefix="closure-lab-"))
+    settings = Settings(
+        alpaca=AlpacaSettings(base_url=sim.url, request_timeout_seconds=request_timeout),
+        records=RecordsSettings(sqlite_path=workdir / "closure.db"),
+        email=EmailSettings(outbox_dir=workdir / "outbox"),
+        **overrides,
+    )
     task_queue = f"closure-{uuid.uuid4()}"
-    async with build_worker(env.client, settings, executor, task_queue=task_queue):
-        yield ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy())
+    records = SqliteRecords(settings.records.sqlite_path)
+    try:
+        async with build_worker(env.client, settings, executor, task_queue=task_queue):
+            lab = ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy(), settings, records)
+            try:
+                yield lab
+            finally:
+                await lab.terminate_leftovers()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def transfer_times(lab: ClosureLab, account_id: str) -> list[datetime]:

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
 
 import contextlib
 
+from workflows import notify
 from workflows.final_closure import close
 from workflows.liquidation import liquidate
 from workflows.preconditions import check_preconditions
@@ -59,7 +60,7 @@ class AccountClosureWorkflow:
             started_at=workflow.now(),
         )
         self._input = input
-        self._run = ClosureRun(input.account_id, input.policy, state)
+        self._run = ClosureRun(input.account_id, input.user_id, input.policy, state)
         self._retry: RetryRequest | None = None
 
     @workflow.run
@@ -83,13 +84,16 @@ class AccountClosureWorkflow:
                 phase = ClosurePhase.NEEDS_ATTENTION
             except ClosureCancelled:
                 await self._withdraw_sell_orders()
+                await notify.cancelled(run)
                 phase = ClosurePhase.CANCELLED
             except ContinueAsNewRequested:
+                await run.drain()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(input.model_copy(update={"state": state}))
         run.enter(phase, "Account closed" if phase == ClosurePhase.COMPLETED else "Closure cancelled")
         if phase == ClosurePhase.COMPLETED and state.completed_at is None:
             state.completed_at = workflow.now()
+        await run.drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
@@ -99,7 +103,7 @@ class AccountClosureWorkflow:
         if not run.state.sell_orders_placed or run.state.amount_sent != 0:
             return
         try:
-            await run.broker(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
+            await run.call(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
         except ClosureHalted as halted:
             run.alert(
                 "cancel_cleanup_failed", f"sell orders may still be open at the broker: {halted.reason}"
@@ -124,6 +128,7 @@ class AccountClosureWorkflow:
         )
         run.enter(ClosurePhase.NEEDS_ATTENTION, f"Waiting for operations: {halted.reason}")
         run.alert("needs_attention", f"{halted.error_type}: {halted.reason}")
+        notify.attention(run, True)
 
     async def _attend(self) -> ClosurePhase:
         """Wait for an operator (or the auto-retry of a transient cause), then reconcile and resume."""
@@ -151,15 +156,14 @@ class AccountClosureWorkflow:
         finally:
             self._retry = None
         state.attention = None
-        if after == ClosurePhase.COMPLETED or attention.resume_phase == ClosurePhase.INITIATED:
-            return after
-        return attention.resume_phase
+        notify.attention(run, False)
+        return after if attention.resume_phase == ClosurePhase.INITIATED else attention.resume_phase
 
     # --- queries, signals, updates --------------------------------------------------------------------------
 
     @workflow.query
     def progress(self) -> ClosureProgress:
-        return ClosureProgress.of(self._input.account_id, workflow.info().workflow_id, self._run.state)
+        return self._run.progress()
 
     @workflow.signal
     def wake(self, signal: WakeSignal) -> None:

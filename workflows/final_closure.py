@@ -8,15 +8,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure.phases import ClosurePhase
 
+from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
 
 
 async def close(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.broker(
-            BrokerActivities.inspect_account, run.account_id, summary="final safety checks"
-        )
+        view = await run.call(BrokerActivities.inspect_account, run.account_id, summary="final safety checks")
         run.observed_broker_time(view.clock.now)
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if view.status == "ACCOUNT_CLOSED":
@@ -33,7 +32,7 @@ async def close(run: ClosureRun) -> ClosurePhase:
             await run.pause(policy.transfer_poll_interval, "pending transfers before close")
             continue
         state.step = "Closing the account"
-        await run.broker(
+        await run.call(
             BrokerActivities.close_account,
             run.account_id,
             summary="close the account",
@@ -41,5 +40,6 @@ async def close(run: ClosureRun) -> ClosurePhase:
             budget=policy.close_verify_timeout,
         )
         break
+    await notify.completed(run)
     state.completed_at = workflow.now()
     return ClosurePhase.COMPLETED

@@ -9,14 +9,15 @@ with workflow.unsafe.imports_passed_through():
     from closure.money import format_usd
     from closure.phases import ClosurePhase
 
+from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
 
 
 async def check_preconditions(run: ClosureRun) -> ClosurePhase:
-    view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check the account")
+    view = await run.call(BrokerActivities.inspect_account, run.account_id, summary="check the account")
     run.observed_broker_time(view.clock.now)
     if view.status == "ACCOUNT_CLOSED":
-        return ClosurePhase.COMPLETED
+        return ClosurePhase.FINAL_CLOSURE  # confirms, updates the user record and says goodbye
     if view.status != "ACTIVE":
         raise ClosureHalted(
             "AccountNotEligible", f"the broker reports the account as {view.status}, not ACTIVE"
@@ -34,4 +35,5 @@ async def check_preconditions(run: ClosureRun) -> ClosurePhase:
     if run.state.cash_at_start is None:
         run.state.cash_at_start = view.cash
     run.state.last_cash, run.state.last_withdrawable = view.cash, view.cash_withdrawable
+    await notify.initiated(run, view)
     return ClosurePhase.LIQUIDATION

@@ -7,9 +7,10 @@ for cancel and continue-as-new) in one place.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -18,11 +19,15 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.emails import EmailActivities
+    from activities.mirror import MirrorActivities
     from closure.errors import TRANSIENT_ERROR_TYPES
+    from closure.mirror import MirrorWrite
     from closure.phases import ClosurePhase
     from closure.policy import ClosurePolicy
-    from closure.progress import ClosureState, OpsAlert, PhaseChange
+    from closure.progress import ClosureProgress, ClosureState, OpsAlert, PhaseChange
     from closure.search_attributes import CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+    from workflows.alerts import ops_email
 
 T = TypeVar("T")
 
@@ -46,17 +51,21 @@ class ContinueAsNewRequested(Exception):
 
 
 class ClosureRun:
-    def __init__(self, account_id: str, policy: ClosurePolicy, state: ClosureState) -> None:
+    def __init__(
+        self, account_id: str, user_id: str | None, policy: ClosurePolicy, state: ClosureState
+    ) -> None:
         self.account_id = account_id
+        self.user_id = user_id
         self.policy = policy
         self.state = state
         self.woken = False
         self.cancel_requested = False
         self._broker_anchor: tuple[datetime, datetime] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     # --- broker calls ---------------------------------------------------------------------------------------
 
-    async def broker(
+    async def call(
         self,
         activity: Callable[..., T],
         arg: Any,
@@ -87,6 +96,24 @@ class ClosureRun:
             return await call
         except ActivityError as err:
             raise _halt_from(err, summary, budget) from err
+
+    async def side_effect(self, activity: Callable[..., Any], arg: Any, *, summary: str) -> None:
+        """An email, a record flag, a mirror write: retried within its budget; a failure is an alert, not a halt."""
+        try:
+            await self.call(activity, arg, summary=summary, budget=self.policy.notification_retry_budget)
+        except ClosureHalted as halted:
+            self.alert(
+                "side_effect_failed", halted.reason, email=activity is not EmailActivities.send_ops_alert
+            )
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a side effect beside the closure, so a slow mailer or Redis never holds the money up."""
+        self._background.append(asyncio.create_task(work))
+
+    async def drain(self) -> None:
+        while self._background:
+            pending, self._background = self._background, []
+            await asyncio.gather(*pending)
 
     def observed_broker_time(self, broker_now: datetime) -> None:
         now = workflow.now()
@@ -120,9 +147,6 @@ class ClosureRun:
         if workflow.info().is_continue_as_new_suggested():
             raise ContinueAsNewRequested()
 
-    async def wait_for_broker_time(self, until: datetime, now: datetime, summary: str) -> None:
-        await self.pause(self.policy.broker_to_workflow(until - now), summary)
-
     def checkpoint(self) -> None:
         if self.cancel_requested:
             raise ClosureCancelled()
@@ -130,8 +154,11 @@ class ClosureRun:
     # --- phases ---------------------------------------------------------------------------------------------
 
     def enter(self, phase: ClosurePhase, step: str) -> None:
+        if (phase, step) == (self.state.phase, self.state.step):
+            return
         self.state.step = step
         if phase == self.state.phase:
+            self.changed()
             return
         self.state.phase = phase
         self.state.history.append(
@@ -144,10 +171,34 @@ class ClosureRun:
             ]
         )
         workflow.logger.info("closure %s entered %s: %s", self.account_id, phase.value, step)
+        self.changed()
 
-    def alert(self, kind: str, message: str) -> None:
-        self.state.alerts.append(OpsAlert(kind=kind, message=message, at=workflow.now()))
+    def changed(self) -> None:
+        """Mirror the new state to Redis; the sequence makes a late write lose to a newer one."""
+        self.state.mirror_sequence += 1
+        relationship = self.state.relationship
+        write = MirrorWrite(
+            account_id=self.account_id,
+            user_id=self.user_id,
+            relationship_id=relationship.id if relationship else None,
+            daily_limit=self.policy.daily_transfer_limit,
+            sequence=self.state.mirror_sequence,
+            progress=self.progress(),
+        )
+        self.spawn(self.side_effect(MirrorActivities.publish, write, summary="mirror progress to Redis"))
+
+    def progress(self) -> ClosureProgress:
+        return ClosureProgress.of(self.account_id, workflow.info().workflow_id, self.state)
+
+    def alert(self, kind: str, message: str, email: bool = True) -> None:
+        alert = OpsAlert(kind=kind, message=message, at=workflow.now())
+        self.state.alerts.append(alert)
         workflow.logger.warning("ops alert for %s (%s): %s", self.account_id, kind, message)
+        if email:
+            request = ops_email(self.progress(), alert, len(self.state.alerts))
+            self.spawn(
+                self.side_effect(EmailActivities.send_ops_alert, request, summary=f"email ops: {kind}")
+            )
 
 
 def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHalted:

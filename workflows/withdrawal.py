@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from closure.phases import ClosurePhase
     from closure.progress import PendingChunk, TransferRecord
 
+from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
 
 
@@ -32,7 +33,7 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
     while True:
         if state.pending_chunk is not None:
             await _create(run, state.pending_chunk)
-        plan = await run.broker(
+        plan = await run.call(
             BrokerActivities.plan_withdrawal,
             PlanWithdrawalInput(
                 account_id=run.account_id,
@@ -89,7 +90,7 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
     state = run.state
     run.enter(ClosurePhase.WITHDRAWAL, f"Sending transfer {pending.chunk} of {format_usd(pending.amount)}")
     try:
-        created = await run.broker(
+        created = await run.call(
             BrokerActivities.create_withdrawal,
             CreateWithdrawalInput(
                 account_id=run.account_id,
@@ -106,20 +107,21 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
             state.pending_chunk = None  # the broker said no: nothing was created, the outcome is known
         raise
     transfer = created.transfer
-    state.transfers.append(
-        TransferRecord(
-            chunk=pending.chunk,
-            chunk_key=pending.chunk_key,
-            transfer_id=transfer.id,
-            amount=transfer.amount,
-            status=transfer.status,
-            initiated_at=transfer.created_at,
-            updated_at=transfer.updated_at,
-            adopted=created.adopted,
-            requested_at=workflow.now(),
-        )
+    record = TransferRecord(
+        chunk=pending.chunk,
+        chunk_key=pending.chunk_key,
+        transfer_id=transfer.id,
+        amount=transfer.amount,
+        status=transfer.status,
+        initiated_at=transfer.created_at,
+        updated_at=transfer.updated_at,
+        adopted=created.adopted,
+        requested_at=workflow.now(),
     )
+    state.transfers.append(record)
     state.pending_chunk = None
+    run.changed()
+    notify.transfer_sent(run, record)
     run.observed_broker_time(transfer.created_at)
 
 
@@ -129,7 +131,7 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         in_flight = [t.transfer_id for t in run.state.transfers if t.in_flight]
         if not in_flight:
             return ClosurePhase.FINAL_CLOSURE
-        views = await run.broker(
+        views = await run.call(
             BrokerActivities.track_transfers,
             TrackTransfersInput(account_id=run.account_id, transfer_ids=in_flight),
             summary="check transfer status",
@@ -146,11 +148,15 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
 def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
     """Record the broker's statuses; a newly failed transfer stops the closure for an operator."""
     by_id = {v.id: v for v in views}
+    moved = False
     for record in run.state.transfers:
         view = by_id.get(record.transfer_id)
-        if view is None:
+        if view is None or view.status == record.status:
             continue
         record.status, record.updated_at, record.reason = view.status, view.updated_at, view.reason
+        moved = True
+    if moved:
+        run.changed()
     failed = [t for t in run.state.transfers if t.failed and not t.acknowledged]
     if failed:
         first = failed[0]

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from closure.policy import ClosurePolicy
 from closure.progress import CancelRequest
 from closure.search_attributes import CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
-from closure.settings import AlpacaSettings, Settings
-from closure.starter import start_closure
-from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
-from tests.support import ny
-from worker import build_worker
+from tests.support import closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
 
 
@@ -35,21 +29,16 @@ async def test_closures_are_found_by_phase_account_and_attention(
     dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
 ) -> None:
     client = dev_env.client
-    broker = ScenarioBuilder(sim.url)
-    broker.set_clock(ny(2025, 5, 2, 9, 45))
-    waiting = broker.funded_account(Decimal("9000.00"))
-    broker.buy(waiting, "XLF", Decimal("20"))
-    stranded = broker.funded_account(Decimal("500.00"), given_name="Sam")
-    assert stranded.relationship_id
-    broker.broker.delete_ach_relationship_for_account(stranded.account_id, stranded.relationship_id)
-    broker.advance((ny(2025, 5, 2, 19, 0) - broker.now()).total_seconds())  # Friday evening: market shut
-    broker.run_clock(1.0)
-
-    settings = Settings(alpaca=AlpacaSettings(base_url=sim.url))
-    task_queue = f"closure-{uuid.uuid4()}"
-    async with build_worker(client, settings, executor, task_queue=task_queue):
-        a = await start_closure(client, waiting.account_id, task_queue=task_queue, policy=ClosurePolicy())
-        b = await start_closure(client, stranded.account_id, task_queue=task_queue, policy=ClosurePolicy())
+    async with closure_lab(dev_env, sim, executor, seed_at=ny(2025, 5, 2, 9, 45)) as lab:
+        waiting = lab.broker.funded_account(Decimal("9000.00"))
+        lab.broker.buy(waiting, "XLF", Decimal("20"))
+        stranded = lab.broker.funded_account(Decimal("500.00"), given_name="Sam")
+        assert stranded.relationship_id
+        lab.broker.broker.delete_ach_relationship_for_account(stranded.account_id, stranded.relationship_id)
+        lab.broker.advance((ny(2025, 5, 2, 19, 0) - lab.broker.now()).total_seconds())  # Friday evening
+        lab.broker.run_clock(1.0)
+        a = await lab.start(waiting)
+        b = await lab.start(stranded)
 
         found = await _find(
             client, f'ClosurePhase = "liquidation" AND AlpacaAccountId = "{waiting.account_id}"'

@@ -1,0 +1,1 @@
+"""Customer and operations emails: facts from the workflow, templates in closure/templates/email."""
