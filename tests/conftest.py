@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import redis
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -19,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
 from closure.search_attributes import CLI_TYPES
 from simulator.server import SimulatorServer
+from tests.emails.moto_ses import MotoSes
 
 BIN = Path(sys.executable).parent
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -88,3 +91,34 @@ def broker_spec_path() -> Path:
     if not path.exists():
         pytest.fail(f"the official Broker API spec is read from {path}; put ../shared beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def moto_ses() -> Iterator[MotoSes]:
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        os.environ.setdefault(name, value)
+    server = MotoSes().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ses(moto_ses: MotoSes) -> MotoSes:
+    moto_ses.reset()
+    return moto_ses
+
+
+REDIS_URL = os.environ.get("CLOSURE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis (database 15, flushed around each test); CI starts one if the machine has none."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"no Redis at {REDIS_URL}: start one (redis-server) or set CLOSURE_TEST_REDIS_URL")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()

@@ -147,7 +147,8 @@ async def closure_lab(
     seed_at: datetime,
     policy: ClosurePolicy | None = None,
     request_timeout: float = 2.0,
-    **overrides: Any,
+    ses_endpoint: str | None = None,
+    redis_url: str | None = None,
 ) -> AsyncIterator[ClosureLab]:
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(seed_at)
@@ -155,8 +156,12 @@ async def closure_lab(
     settings = Settings(
         alpaca=AlpacaSettings(base_url=sim.url, request_timeout_seconds=request_timeout),
         records=RecordsSettings(sqlite_path=workdir / "closure.db"),
-        email=EmailSettings(outbox_dir=workdir / "outbox"),
-        **overrides,
+        email=EmailSettings(
+            backend="ses" if ses_endpoint else "outbox",
+            outbox_dir=workdir / "outbox",
+            ses_endpoint_url=ses_endpoint,
+        ),
+        redis_url=redis_url,
     )
     task_queue = f"closure-{uuid.uuid4()}"
     records = SqliteRecords(settings.records.sqlite_path)

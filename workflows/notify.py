@@ -31,7 +31,19 @@ def _email(run: ClosureRun, event: str, facts: CustomerFacts) -> None:
     request = CustomerEmail(
         account_id=run.account_id, message_key=f"{workflow.info().workflow_id}:email:{event}", facts=facts
     )
-    run.spawn(run.side_effect(EmailActivities.send_customer, request, summary=f"email the customer: {event}"))
+    run.spawn(_send(run, event, request))
+
+
+async def _send(run: ClosureRun, event: str, request: CustomerEmail) -> None:
+    result = await run.side_effect(
+        EmailActivities.send_customer, request, summary=f"email the customer: {event}"
+    )
+    if result is not None and result.status == "assumed_sent":
+        run.alert(
+            "email_outcome_unknown",
+            f"the {event} email was handed to the mail provider by a worker that died before hearing back; it is "
+            "not sent again, so check the provider's delivery log",
+        )
 
 
 def _bank_last4(run: ClosureRun) -> str | None:

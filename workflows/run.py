@@ -61,7 +61,7 @@ class ClosureRun:
         self.woken = False
         self.cancel_requested = False
         self._broker_anchor: tuple[datetime, datetime] | None = None
-        self._background: list[asyncio.Task[None]] = []
+        self._background: list[asyncio.Task[Any]] = []
 
     # --- broker calls ---------------------------------------------------------------------------------------
 
@@ -73,6 +73,7 @@ class ClosureRun:
         summary: str,
         retry_initial: timedelta = timedelta(seconds=1),
         budget: timedelta | None = None,
+        attempt_timeout: timedelta = timedelta(seconds=60),
     ) -> T:
         """One broker activity: retried with backoff within the policy's budget, then ops is called.
 
@@ -83,7 +84,7 @@ class ClosureRun:
         call: Awaitable[T] = workflow.execute_activity_method(
             activity,
             arg,
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=attempt_timeout,
             schedule_to_close_timeout=budget,
             retry_policy=RetryPolicy(
                 initial_interval=retry_initial,
@@ -97,16 +98,23 @@ class ClosureRun:
         except ActivityError as err:
             raise _halt_from(err, summary, budget) from err
 
-    async def side_effect(self, activity: Callable[..., Any], arg: Any, *, summary: str) -> None:
+    async def side_effect(self, activity: Callable[..., T], arg: Any, *, summary: str) -> T | None:
         """An email, a record flag, a mirror write: retried within its budget; a failure is an alert, not a halt."""
         try:
-            await self.call(activity, arg, summary=summary, budget=self.policy.notification_retry_budget)
+            return await self.call(
+                activity,
+                arg,
+                summary=summary,
+                budget=self.policy.notification_retry_budget,
+                attempt_timeout=timedelta(seconds=20),
+            )
         except ClosureHalted as halted:
             self.alert(
                 "side_effect_failed", halted.reason, email=activity is not EmailActivities.send_ops_alert
             )
+            return None
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run a side effect beside the closure, so a slow mailer or Redis never holds the money up."""
         self._background.append(asyncio.create_task(work))
 

@@ -119,25 +119,18 @@ _FINAL_SES_CODES = {
 
 
 class SesBackend:
-    """AWS SES (v2 API) through boto3: HTML and text parts, optional configuration set, the key as a tag."""
+    """AWS SES (v2 API) through boto3: a MIME message, optional configuration set, the key as a tag."""
 
     def __init__(self, client: Any, configuration_set: str | None = None) -> None:
         self._client = client
         self._configuration_set = configuration_set
 
     def deliver(self, email: OutgoingEmail) -> str:
+        # Raw MIME, so the HTML and the plain-text alternative travel exactly as rendered.
         request: dict[str, Any] = {
             "FromEmailAddress": email.sender,
             "Destination": {"ToAddresses": list(email.to)},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                    "Body": {
-                        "Text": {"Data": email.text, "Charset": "UTF-8"},
-                        "Html": {"Data": email.html, "Charset": "UTF-8"},
-                    },
-                }
-            },
+            "Content": {"Raw": {"Data": email.mime().as_bytes()}},
             "EmailTags": [{"Name": "message_key", "Value": slug(email.message_key)[:256]}],
         }
         if self._configuration_set:
