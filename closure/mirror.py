@@ -40,12 +40,15 @@ class MirrorUnavailable(ClosureError):
 
 
 class MirrorWrite(BaseModel):
-    account_id: str
-    user_id: str | None
-    relationship_id: str | None
-    daily_limit: Decimal
-    sequence: int
     progress: ClosureProgress
+
+    @property
+    def account_id(self) -> str:
+        return self.progress.account_id
+
+    @property
+    def sequence(self) -> int:
+        return self.progress.sequence
 
 
 class MirrorResult(BaseModel):
@@ -108,9 +111,9 @@ def closure_state(write: MirrorWrite) -> dict[str, Any]:
     """`closure_state:{account_id}` in the legacy shape (plus what the legacy scenario added on the way)."""
     p = write.progress
     return {
-        "user_id": write.user_id,
+        "user_id": p.user_id,
         "account_id": write.account_id,
-        "ach_relationship_id": write.relationship_id,
+        "ach_relationship_id": p.ach_relationship_id,
         "confirmation_number": p.confirmation_number,
         "phase": p.phase.value,
         "initiated_at": p.started_at,
@@ -131,8 +134,8 @@ def withdrawal_state(write: MirrorWrite) -> dict[str, Any] | None:
     waiting = p.phase == ClosurePhase.WITHDRAWAL_24HR_WAIT
     return {
         "phase": p.phase.value if p.phase in WITHDRAWAL_PHASES else ClosurePhase.WITHDRAWAL.value,
-        "ach_relationship_id": write.relationship_id,
-        "daily_limit": write.daily_limit,
+        "ach_relationship_id": p.ach_relationship_id,
+        "daily_limit": p.daily_transfer_limit,
         "started_at": started,
         "transfers_completed": [
             {
@@ -179,7 +182,7 @@ class ProgressMirror:
     def write(self, write: MirrorWrite) -> MirrorResult:
         account = write.account_id
         withdrawal = withdrawal_state(write)
-        progress = write.progress.model_copy(update={"sequence": write.sequence}).model_dump_json()
+        progress = write.progress.model_dump_json()
         try:
             applied = self._script(
                 keys=[

@@ -50,6 +50,10 @@ class ClosurePolicy(BaseModel):
         default=timedelta(minutes=30),
         description="How long an email, user-record flag or mirror write keeps retrying before ops is told.",
     )
+    mirror_refresh_interval: timedelta = Field(
+        default=timedelta(hours=24),
+        description="While a closure waits for ops, the mirror is rewritten this often so its TTL never lapses.",
+    )
     withdrawal_retry_delay: timedelta = Field(
         default=timedelta(seconds=15),
         description=(

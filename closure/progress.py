@@ -134,6 +134,7 @@ class ClosureProgress(BaseModel):
     """The one progress model: served by the query, mirrored to Redis, returned by the API."""
 
     account_id: str
+    user_id: str | None = None
     workflow_id: str
     confirmation_number: str
     phase: ClosurePhase
@@ -154,11 +155,21 @@ class ClosureProgress(BaseModel):
     alerts: list[OpsAlert]
     cancel_reason: str | None = None
     sequence: int = Field(default=0, description="Monotonic per closure; the mirror keeps the newest.")
+    ach_relationship_id: str | None = None
+    daily_transfer_limit: Money = Decimal("50000.00")
 
     @classmethod
-    def of(cls, account_id: str, workflow_id: str, state: ClosureState) -> ClosureProgress:
+    def of(
+        cls,
+        account_id: str,
+        user_id: str | None,
+        workflow_id: str,
+        state: ClosureState,
+        policy: ClosurePolicy,
+    ) -> ClosureProgress:
         return cls(
             account_id=account_id,
+            user_id=user_id,
             workflow_id=workflow_id,
             confirmation_number=state.confirmation_number,
             phase=state.phase,
@@ -179,6 +190,8 @@ class ClosureProgress(BaseModel):
             alerts=list(state.alerts),
             cancel_reason=state.cancel_reason,
             sequence=state.mirror_sequence,
+            ach_relationship_id=state.relationship.id if state.relationship else None,
+            daily_transfer_limit=policy.daily_transfer_limit,
         )
 
 

@@ -7,7 +7,7 @@ parks the closure in `needs_attention` with the reason, until an operator retrie
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 
-import contextlib
 
 from workflows import notify
 from workflows.final_closure import close
@@ -135,15 +134,7 @@ class AccountClosureWorkflow:
         run, state = self._run, self._run.state
         attention = state.attention
         assert attention is not None, "needs_attention always carries its reason"
-        timeout = None
-        if attention.auto_retry_at is not None:
-            timeout = max(attention.auto_retry_at - workflow.now(), timedelta(seconds=1))
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._retry is not None or run.cancel_requested,
-                timeout=timeout,
-                timeout_summary="automatic retry",
-            )
+        await self._wait_for_operator(attention.auto_retry_at)
         if run.cancel_requested:
             raise ClosureCancelled()
         for transfer in state.transfers:
@@ -158,6 +149,24 @@ class AccountClosureWorkflow:
         state.attention = None
         notify.attention(run, False)
         return after if attention.resume_phase == ClosurePhase.INITIATED else attention.resume_phase
+
+    async def _wait_for_operator(self, auto_retry_at: datetime | None) -> None:
+        """Until a retry, a cancel, or the automatic retry; rewriting the mirror now and then to keep it alive."""
+        run = self._run
+        while self._retry is None and not run.cancel_requested:
+            timeout = run.policy.mirror_refresh_interval
+            if auto_retry_at is not None:
+                if workflow.now() >= auto_retry_at:
+                    return
+                timeout = min(timeout, auto_retry_at - workflow.now())
+            try:
+                await workflow.wait_condition(
+                    lambda: self._retry is not None or run.cancel_requested,
+                    timeout=timeout,
+                    timeout_summary="operator retry or cancel",
+                )
+            except TimeoutError:
+                run.changed()
 
     # --- queries, signals, updates --------------------------------------------------------------------------
 

@@ -145,6 +145,7 @@ class ClosureRun:
         duration = max(duration, timedelta(milliseconds=10))
         if self.state.next_action_at is None or self.state.next_action_at < workflow.now():
             self.state.next_action_at = workflow.now() + duration
+            self.changed()
         self.woken = False
         with contextlib.suppress(builtins.TimeoutError):
             await workflow.wait_condition(
@@ -184,19 +185,13 @@ class ClosureRun:
     def changed(self) -> None:
         """Mirror the new state to Redis; the sequence makes a late write lose to a newer one."""
         self.state.mirror_sequence += 1
-        relationship = self.state.relationship
-        write = MirrorWrite(
-            account_id=self.account_id,
-            user_id=self.user_id,
-            relationship_id=relationship.id if relationship else None,
-            daily_limit=self.policy.daily_transfer_limit,
-            sequence=self.state.mirror_sequence,
-            progress=self.progress(),
-        )
+        write = MirrorWrite(progress=self.progress())
         self.spawn(self.side_effect(MirrorActivities.publish, write, summary="mirror progress to Redis"))
 
     def progress(self) -> ClosureProgress:
-        return ClosureProgress.of(self.account_id, workflow.info().workflow_id, self.state)
+        return ClosureProgress.of(
+            self.account_id, self.user_id, workflow.info().workflow_id, self.state, self.policy
+        )
 
     def alert(self, kind: str, message: str, email: bool = True) -> None:
         alert = OpsAlert(kind=kind, message=message, at=workflow.now())

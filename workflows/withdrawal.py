@@ -69,12 +69,12 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     if next_chunk_at is not None and now < next_chunk_at:
         wait = min(next_chunk_at - now, policy.transfer_poll_interval)
         next_amount = format_usd(min(plan.cash_withdrawable, policy.daily_transfer_limit))
+        state.next_action_at = next_chunk_at
         run.enter(
             ClosurePhase.WITHDRAWAL_24HR_WAIT,
             f"{format_usd(plan.cash_withdrawable)} left; the next transfer of {next_amount} goes when the "
             f"daily limit allows",
         )
-        state.next_action_at = next_chunk_at
         await run.pause(wait, "24 h transfer spacing")
         return True
     if plan.amount == 0:
