@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import time
@@ -17,11 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from closure.invariants import check_completed_closure
+import redis
+
+from closure.invariants import check_completed_closure, records_and_emails_agree
 from closure.localstack import LocalStack, StackError, free_port
+from closure.mirror import closure_state_key, withdrawal_state_key
 from closure.money import format_usd
 from closure.progress import ClosureProgress
-from closure.settings import Settings, TemporalSettings
+from closure.records import UserRecord
+from closure.records.sqlite import SqliteRecords
+from closure.settings import EmailSettings, RecordsSettings, Settings, TemporalSettings
 from closure.starter import start_closure
 from closure.temporal_client import connect
 from simulator.scenarios import ScenarioBuilder
@@ -68,12 +74,43 @@ def timeline(progress: ClosureProgress) -> list[str]:
     return [f"  {_ny(at)}  {text}" for at, text in rows]
 
 
+def show_side_effects(settings: Settings, account_id: str) -> None:
+    record = SqliteRecords(settings.records.sqlite_path).by_account(account_id)
+    if record is not None:
+        print(f"\nuser_onboarding ({settings.records.sqlite_path}): status={record.status}")
+    emails = sorted(settings.email.outbox_dir.glob("*.html"), key=lambda p: p.stat().st_mtime_ns)
+    print(f"Emails in the outbox ({settings.email.outbox_dir}/):")
+    for email in emails:
+        print(f"  {email.name}")
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        for key in (closure_state_key(account_id), withdrawal_state_key(account_id)):
+            value = client.get(key)
+            shown = value.decode() if isinstance(value, bytes) else value
+            print(f"redis {key} (ttl {client.ttl(key)} s):\n  {shown}")
+    else:
+        print("Redis mirror off (set REDIS_URL=redis://127.0.0.1:6379/0 to see the legacy keys)")
+
+
 async def run_closure(settings: Settings, broker: ScenarioBuilder, amount: Decimal, wall_limit: float) -> int:
     account = broker.funded_account(amount)
     print(f"Seeded account {account.account_id} with {format_usd(amount)} (bank ****{account.bank_last4})")
+    SqliteRecords(settings.records.sqlite_path).upsert(
+        UserRecord(
+            user_id="demo-user",
+            alpaca_account_id=account.account_id,
+            email=account.email,
+            first_name=account.given_name,
+            last_name=account.family_name,
+        )
+    )
     client = await connect(settings.temporal)
     started = await start_closure(
-        client, account.account_id, task_queue=settings.temporal.task_queue, policy=settings.closure_policy()
+        client,
+        account.account_id,
+        task_queue=settings.temporal.task_queue,
+        policy=settings.closure_policy(),
+        user_id="demo-user",
     )
     ui = (
         f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows/{started.workflow_id}"
@@ -84,8 +121,12 @@ async def run_closure(settings: Settings, broker: ScenarioBuilder, amount: Decim
     print("\n".join(timeline(progress)))
     ledger = broker.ledger(account.account_id)
     problems = check_completed_closure(ledger, progress, settings.closure_policy().daily_transfer_limit)
+    record = SqliteRecords(settings.records.sqlite_path).by_account(account.account_id)
+    sent = [json.loads(p.read_text())["message_key"] for p in settings.email.outbox_dir.glob("*.json")]
+    problems += records_and_emails_agree(ledger["status"], record.status if record else None, sent)
     print(f"\nBroker says {ledger['status']}; final cash {format_usd(Decimal(ledger['cash']))}")
     print(f"Withdrawn {format_usd(progress.amount_completed)} in {len(progress.transfers)} transfers")
+    show_side_effects(settings, account.account_id)
     if problems:
         print("INVARIANTS BROKEN:\n  " + "\n  ".join(problems))
         return 1
@@ -108,15 +149,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             settings = Settings(
                 temporal=TemporalSettings(address=address, ui_url=f"http://127.0.0.1:{ui_port}"),
+                records=RecordsSettings(sqlite_path=args.data_dir / "closure.db"),
+                email=EmailSettings(outbox_dir=args.data_dir / "outbox"),
                 time_scale=args.time_scale,
             )
             settings.alpaca.base_url = sim_url
+            worker_env = {
+                "CLOSURE_TEMPORAL__ADDRESS": address,
+                "CLOSURE_ALPACA__BASE_URL": sim_url,
+                "CLOSURE_TIME_SCALE": str(args.time_scale),
+                "CLOSURE_RECORDS__SQLITE_PATH": str(settings.records.sqlite_path),
+                "CLOSURE_EMAIL__BACKEND": "outbox",
+                "CLOSURE_EMAIL__OUTBOX_DIR": str(settings.email.outbox_dir),
+            }
             stack.worker(
-                {
-                    "CLOSURE_TEMPORAL__ADDRESS": address,
-                    "CLOSURE_ALPACA__BASE_URL": sim_url,
-                    "CLOSURE_TIME_SCALE": str(args.time_scale),
-                }
+                worker_env | ({"CLOSURE_REDIS_URL": settings.redis_url} if settings.redis_url else {})
             )
             print(
                 f"Temporal {address} (UI http://127.0.0.1:{ui_port}), simulator {sim_url}, x{args.time_scale:g}"

@@ -107,6 +107,20 @@ def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
     return problems
 
 
+def records_and_emails_agree(
+    broker_status: str, record_status: str | None, email_keys: list[str]
+) -> list[str]:
+    """Invariant 5: the user record says closed exactly when the broker does; one initiation, one completion email."""
+    problems = []
+    if (broker_status == "ACCOUNT_CLOSED") != (record_status == "closed"):
+        problems.append(f"the broker says {broker_status} but the user record says {record_status}")
+    events = Counter(key.rsplit(":email:", 1)[-1] for key in email_keys)
+    for event in ("initiation", "completion"):
+        if broker_status == "ACCOUNT_CLOSED" and events[event] != 1:
+            problems.append(f"{events[event]} {event} email(s), not one")
+    return problems
+
+
 def never_silent(progress: ClosureProgress) -> list[str]:
     if progress.phase == ClosurePhase.COMPLETED:
         return []
