@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format venv clean
+.PHONY: demo test lint format venv clean preview-emails
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,19 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m closure.demo
 
-## Lint, type-check and the whole test suite.
+## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running).
 test: $(STAMP) lint
+	scripts/ensure-redis
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+## Every email rendered with sample data into .data/email-preview/.
+preview-emails: $(STAMP)
+	$(PY) -m closure.emails.preview
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
