@@ -96,6 +96,12 @@ class LocalStack:
         requests.get(f"{url}/_sim/health", timeout=5).raise_for_status()
         return url
 
+    def api(self, port: int, env: dict[str, str]) -> str:
+        args = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
+        process, log = self._spawn("api", [*args, "--port", str(port), "--log-level", "warning"], env)
+        _wait_for_port(port, process, "the API", log, timeout=30)
+        return f"http://127.0.0.1:{port}"
+
     def worker(self, env: dict[str, str]) -> None:
         process, log = self._spawn("worker", [sys.executable, "-m", "worker"], env)
         time.sleep(0.5)

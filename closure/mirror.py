@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -182,7 +182,7 @@ class ProgressMirror:
     def write(self, write: MirrorWrite) -> MirrorResult:
         account = write.account_id
         withdrawal = withdrawal_state(write)
-        progress = write.progress.model_dump_json()
+        progress = write.progress.model_copy(update={"mirrored_at": datetime.now(UTC)}).model_dump_json()
         try:
             applied = self._script(
                 keys=[

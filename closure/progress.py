@@ -157,6 +157,9 @@ class ClosureProgress(BaseModel):
     sequence: int = Field(default=0, description="Monotonic per closure; the mirror keeps the newest.")
     ach_relationship_id: str | None = None
     daily_transfer_limit: Money = Decimal("50000.00")
+    mirrored_at: AwareDatetime | None = Field(
+        default=None, description="Set by the Redis mirror when it stored this."
+    )
 
     @classmethod
     def of(

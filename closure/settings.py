@@ -63,6 +63,33 @@ class RecordsSettings(BaseModel):
     supabase_service_role_key: SecretStr | None = None
 
 
+class ApiSettings(BaseModel):
+    supabase_jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 secret of the Supabase project (Settings → API → JWT secret)."
+    )
+    supabase_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS of a project with asymmetric signing keys: <project>/auth/v1/.well-known/jwks.json",
+    )
+    jwt_audience: str = "authenticated"
+    jwt_issuer: str | None = Field(
+        default=None, description="Checked when set, e.g. https://<project>.supabase.co/auth/v1"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /api/admin; admin is off without it."
+    )
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    initiate_limit: int = Field(default=5, ge=1, description="Initiations per user per window.")
+    initiate_window: timedelta = timedelta(minutes=1)
+    mirror_max_age: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="A mirrored progress older than this is checked against the workflow.",
+    )
+    stream_heartbeat: timedelta = timedelta(seconds=15)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
 class WorkerSettings(BaseModel):
     activity_threads: int = Field(default=16, ge=1, description="Threads for the blocking alpaca-py calls.")
 
@@ -73,6 +100,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
     email: EmailSettings = Field(default_factory=EmailSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)

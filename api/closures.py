@@ -1,0 +1,181 @@
+"""The API's work, kept out of the routes: who owns what, the preconditions, where progress is read from."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.broker import BrokerActivities
+from api.errors import ApiError, not_found
+from api.models import ClosureStartedPublic, ProgressPublic
+from api.rate_limit import InitiateLimiter
+from closure.broker_types import AccountView
+from closure.confirmation import workflow_id_for
+from closure.errors import AccountNotFound, ClosureError
+from closure.mirror import ProgressMirror
+from closure.money import format_usd
+from closure.progress import ClosureProgress
+from closure.records import CLOSED, UserRecord, UserRecords, UserRecordsUnavailable, pending_closure
+from closure.settings import Settings
+from closure.starter import start_closure
+from workflows.account_closure import AccountClosureWorkflow
+
+T = TypeVar("T")
+
+
+def temporal_unavailable(exc: Exception) -> ApiError:
+    return ApiError(503, "TemporalUnavailable", f"the workflow service is unreachable: {exc}")
+
+
+class ClosureDesk:
+    def __init__(
+        self,
+        settings: Settings,
+        temporal: Callable[[], Awaitable[Client]],
+        records: UserRecords,
+        mirror: ProgressMirror | None,
+        broker: BrokerActivities,
+        limiter: InitiateLimiter,
+    ) -> None:
+        self.settings = settings
+        self.temporal = temporal
+        self._records = records
+        self._mirror = mirror
+        self._broker = broker
+        self._limiter = limiter
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await run_in_threadpool(fn, *args)
+        except UserRecordsUnavailable as exc:
+            raise ApiError(503, "UserRecordsUnavailable", str(exc)) from exc
+
+    async def owned(self, user_id: str, account_id: str) -> UserRecord:
+        record = await self._blocking(self._records.by_account, account_id)
+        if record is None or record.user_id != user_id:
+            raise not_found(account_id)
+        return record
+
+    async def records_of(self, user_id: str) -> list[UserRecord]:
+        return await self._blocking(self._records.by_user, user_id)
+
+    async def handle(self, account_id: str) -> WorkflowHandle[AccountClosureWorkflow, ClosureProgress]:
+        try:
+            client = await self.temporal()
+        except RuntimeError as exc:
+            raise temporal_unavailable(exc) from exc
+        return client.get_workflow_handle_for(AccountClosureWorkflow.run, workflow_id_for(account_id))
+
+    # --- initiation -----------------------------------------------------------------------------------------
+
+    async def initiate(self, user_id: str, account_id: str) -> ClosureStartedPublic:
+        record = await self.owned(user_id, account_id)
+        wait = self._limiter.retry_after(user_id)
+        if wait is not None:
+            raise ApiError(
+                429, "TooManyInitiations", f"try again in {wait} s", headers={"Retry-After": str(wait)}
+            )
+        running = await self._is_running(account_id)
+        if not running:
+            if record.status == CLOSED:
+                raise ApiError(409, "AccountAlreadyClosed", f"account {account_id} is already closed")
+            self._check_broker(await self._inspect(account_id))
+            await self._blocking(self._records.apply, account_id, pending_closure(datetime.now(UTC)))
+        try:
+            client = await self.temporal()
+            started = await start_closure(
+                client,
+                account_id,
+                task_queue=self.settings.temporal.task_queue,
+                policy=self.settings.closure_policy(),
+                user_id=user_id,
+            )
+        except (RPCError, RuntimeError) as exc:
+            raise temporal_unavailable(exc) from exc
+        return ClosureStartedPublic(
+            account_id=account_id,
+            workflow_id=started.workflow_id,
+            confirmation_number=started.confirmation_number,
+            already_started=running,
+            progress_url=f"/api/account-closure/progress/{account_id}",
+        )
+
+    async def _is_running(self, account_id: str) -> bool:
+        handle = await self.handle(account_id)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise temporal_unavailable(exc) from exc
+        return description.status == WorkflowExecutionStatus.RUNNING
+
+    async def _inspect(self, account_id: str) -> AccountView:
+        try:
+            return await run_in_threadpool(self._broker.inspect_account, account_id)
+        except AccountNotFound as exc:
+            raise ApiError(
+                422, "BrokerAccountNotFound", f"the broker does not know account {account_id}"
+            ) from exc
+        except ClosureError as exc:
+            if exc.retryable:
+                raise ApiError(503, "BrokerUnavailable", str(exc)) from exc
+            raise ApiError(502, "BrokerError", str(exc)) from exc
+
+    @staticmethod
+    def _check_broker(view: AccountView) -> None:
+        if view.status == "ACCOUNT_CLOSED":
+            raise ApiError(409, "AccountAlreadyClosed", "the broker reports the account as already closed")
+        if view.status != "ACTIVE":
+            raise ApiError(
+                422, "AccountNotActive", f"the broker reports the account as {view.status}, not ACTIVE"
+            )
+        if view.account_blocked or view.transfers_blocked:
+            raise ApiError(422, "AccountBlocked", "the account is blocked from transfers at the broker")
+        if view.approved_relationship is None and (view.cash > 0 or view.positions):
+            raise ApiError(
+                422,
+                "NoApprovedAchRelationship",
+                f"the account holds {format_usd(view.cash)} and {len(view.positions)} position(s) but has no "
+                "APPROVED bank account (ACH relationship) to send the money to",
+            )
+
+    # --- progress -------------------------------------------------------------------------------------------
+
+    def _fresh(self, progress: ClosureProgress) -> bool:
+        now = datetime.now(UTC)
+        if progress.phase.is_terminal:
+            return True
+        if progress.mirrored_at and now - progress.mirrored_at < self.settings.api.mirror_max_age:
+            return True
+        # In a known wait nothing changes until the wait ends (a signal would have been mirrored).
+        return progress.next_action_at is not None and progress.next_action_at > now
+
+    async def mirrored(self, account_id: str) -> ClosureProgress | None:
+        if self._mirror is None:
+            return None
+        try:
+            return await run_in_threadpool(self._mirror.read_progress, account_id)
+        except Exception:  # a broken mirror only means asking the workflow instead
+            return None
+
+    async def progress(self, account_id: str) -> ProgressPublic | None:
+        """Progress from the mirror when it is fresh, from the workflow otherwise; None when there is none."""
+        mirrored = await self.mirrored(account_id)
+        if mirrored is not None and self._fresh(mirrored):
+            return ProgressPublic(**mirrored.model_dump(), source="mirror")
+        handle = await self.handle(account_id)
+        try:
+            queried = await handle.query(AccountClosureWorkflow.progress)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            if mirrored is not None:
+                return ProgressPublic(**mirrored.model_dump(), source="mirror")
+            raise temporal_unavailable(exc) from exc
+        return ProgressPublic(**queried.model_dump(), source="workflow")

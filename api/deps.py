@@ -1,0 +1,53 @@
+"""FastAPI dependencies: the settings, the closure desk, the current user, the operator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import TokenVerifier, check_admin, unauthorized
+from api.closures import ClosureDesk
+from closure.settings import Settings
+
+bearer = HTTPBearer(
+    auto_error=False, description="A Supabase access token (users) or the admin token (operators)"
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_desk(request: Request) -> ClosureDesk:
+    desk: ClosureDesk = request.app.state.desk
+    return desk
+
+
+def get_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DeskDep = Annotated[ClosureDesk, Depends(get_desk)]
+
+
+def current_user(credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> str:
+    if credentials is None:
+        raise unauthorized("an access token is required")
+    return verifier.user_id(credentials.credentials)
+
+
+def operator(credentials: Credentials, settings: SettingsDep) -> str:
+    if credentials is None:
+        raise unauthorized("an operator credential is required")
+    check_admin(settings.api, credentials.credentials)
+    return "operator"
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+Operator = Annotated[str, Depends(operator)]

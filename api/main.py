@@ -1,0 +1,78 @@
+"""The FastAPI app: `uvicorn --factory api.main:create_app` (or `account-closure-api`). OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from temporalio.client import Client
+
+from activities.alpaca_client import BrokerConnection
+from activities.broker import BrokerActivities
+from activities.wiring import records_from
+from api.auth import TokenVerifier
+from api.closures import ClosureDesk
+from api.errors import ApiError, api_error_handler
+from api.rate_limit import InitiateLimiter
+from api.routes import admin, closures, health
+from closure.mirror import ProgressMirror
+from closure.settings import Settings
+from closure.temporal_client import connect
+
+
+class _TemporalConnection:
+    """Connect on first use, so the API starts (and /healthz answers) while Temporal is still coming up."""
+
+    def __init__(self, settings: Settings, client: Client | None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await connect(self._settings.temporal)
+        return self._client
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Account closure API",
+        version="1.0.0",
+        description="Close a brokerage account on the Alpaca Broker API, durably, and follow it to the end.",
+    )
+    redis_client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings.api)
+    app.state.desk = ClosureDesk(
+        settings=settings,
+        temporal=_TemporalConnection(settings, temporal),
+        records=records_from(settings),
+        mirror=ProgressMirror(redis_client, settings.mirror_ttl) if redis_client else None,
+        broker=BrokerActivities(BrokerConnection(settings.alpaca)),
+        limiter=InitiateLimiter(settings.api.initiate_limit, settings.api.initiate_window, redis_client),
+    )
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    for module in (closures, admin, health):
+        app.include_router(module.router)
+    return app
+
+
+def run() -> None:
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,71 @@
+"""What the API accepts and returns (the progress itself is `closure.progress.ClosureProgress`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from closure.phases import ClosurePhase
+from closure.progress import ClosureProgress
+
+
+class ClosureStartedPublic(BaseModel):
+    account_id: str
+    workflow_id: str
+    confirmation_number: str
+    status: Literal["pending_closure"] = "pending_closure"
+    already_started: bool = Field(description="True when this call found the closure already running.")
+    progress_url: str
+
+
+class ProgressPublic(ClosureProgress):
+    source: Literal["mirror", "workflow"] = Field(description="Where this view came from.")
+
+
+class ClosureDataPublic(BaseModel):
+    user_id: str
+    accounts: list[AccountClosurePublic]
+
+
+class AccountClosurePublic(BaseModel):
+    account_id: str
+    record_status: str = Field(description="The user record: active, pending_closure or closed.")
+    closure: ProgressPublic | None
+
+
+class ClosureSummary(BaseModel):
+    workflow_id: str
+    run_id: str | None
+    account_id: str | None
+    phase: ClosurePhase | None
+    needs_attention: bool
+    status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+class ClosureList(BaseModel):
+    closures: list[ClosureSummary]
+
+
+class OperatorAction(BaseModel):
+    operator: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=1000)
+
+
+class OperatorOutcome(BaseModel):
+    account_id: str
+    accepted: bool
+    phase: ClosurePhase
+    message: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: Literal["ok", "unreachable"]
+    redis: Literal["ok", "unreachable", "disabled"]
+
+
+ClosureDataPublic.model_rebuild()

@@ -1,0 +1,45 @@
+"""`/healthz`: can this API reach Temporal and Redis? No secrets, no addresses."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import DeskDep
+from api.models import Health
+
+router = APIRouter(tags=["health"])
+
+
+async def _temporal_ok(desk: DeskDep) -> bool:
+    try:
+        client = await asyncio.wait_for(desk.temporal(), timeout=5)
+        return await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+    except Exception:
+        return False
+
+
+async def _redis_state(url: str | None) -> str:
+    if url is None:
+        return "disabled"
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return "ok" if await client.ping() else "unreachable"
+    except Exception:
+        return "unreachable"
+    finally:
+        await client.aclose()
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "Degraded"}})
+async def healthz(desk: DeskDep) -> JSONResponse:
+    temporal = "ok" if await _temporal_ok(desk) else "unreachable"
+    redis_state = await _redis_state(desk.settings.redis_url)
+    healthy = temporal == "ok" and redis_state != "unreachable"
+    body = Health.model_validate(
+        {"status": "ok" if healthy else "degraded", "temporal": temporal, "redis": redis_state}
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
