@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,10 +27,12 @@ from closure.starter import start_closure
 from workflows.account_closure import AccountClosureWorkflow
 
 T = TypeVar("T")
+log = logging.getLogger("account_closure.api")
 
 
 def temporal_unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, "TemporalUnavailable", f"the workflow service is unreachable: {exc}")
+    log.warning("Temporal unreachable: %s", exc)  # details for operators; the caller gets no addresses
+    return ApiError(503, "TemporalUnavailable", "the workflow service is unreachable; try again shortly")
 
 
 class ClosureDesk:

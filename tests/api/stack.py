@@ -78,4 +78,6 @@ def api_stack(
     with LocalStack(workdir / "logs") as stack:
         stack.worker(environment)
         url = stack.api(free_port(), environment)
-        yield ApiStack(url, ScenarioBuilder(sim_url), SqliteRecords(workdir / "closure.db"), workdir / "outbox")
+        yield ApiStack(
+            url, ScenarioBuilder(sim_url), SqliteRecords(workdir / "closure.db"), workdir / "outbox"
+        )

@@ -44,7 +44,9 @@ async def test_a_closure_runs_to_completion_through_the_api(
             assert again.json()["already_started"] is True
 
             events: list[ClosureProgress] = []
-            async with client.stream("GET", f"/api/account-closure/progress/{account.account_id}/stream") as stream:
+            async with client.stream(
+                "GET", f"/api/account-closure/progress/{account.account_id}/stream"
+            ) as stream:
                 assert stream.headers["content-type"].startswith("text/event-stream")
                 async for line in stream.aiter_lines():
                     if line.startswith("data: "):
@@ -54,7 +56,14 @@ async def test_a_closure_runs_to_completion_through_the_api(
             data = await client.get("/api/account-closure/data")
 
     phases = [e.phase.value for e in events]
-    for expected in ("liquidation", "settlement", "withdrawal", "withdrawal_24hr_wait", "transfer_completion", "completed"):
+    for expected in (
+        "liquidation",
+        "settlement",
+        "withdrawal",
+        "withdrawal_24hr_wait",
+        "transfer_completion",
+        "completed",
+    ):
         assert expected in phases, phases
     sequences = [e.sequence for e in events]
     assert sequences == sorted(set(sequences)), "each pushed change is newer than the one before"
