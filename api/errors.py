@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ApiProblem(BaseModel):
@@ -32,6 +34,28 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 Responses = dict[int | str, dict[str, Any]]
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Bad input gets the same problem shape as every other refusal, naming the field and what is wrong."""
+    assert isinstance(exc, RequestValidationError)
+    parts = [
+        f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    ]
+    body = ApiProblem(code="InvalidRequest", message="; ".join(parts[:5]) or "invalid request").model_dump()
+    return JSONResponse(body, status_code=422)
+
+
+_HTTP_CODES = {400: "MalformedRequest", 404: "NotFound", 405: "MethodNotAllowed", 415: "UnsupportedMediaType"}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Framework refusals (a body that cannot be parsed, an unknown route) in the same problem shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HttpError")
+    body = ApiProblem(code=code, message=str(exc.detail)).model_dump()
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def problem(description: str) -> dict[str, Any]:

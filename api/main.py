@@ -7,7 +7,9 @@ import asyncio
 import redis
 import uvicorn
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from activities.alpaca_client import BrokerConnection
@@ -15,7 +17,7 @@ from activities.broker import BrokerActivities
 from activities.wiring import records_from
 from api.auth import TokenVerifier
 from api.closures import ClosureDesk
-from api.errors import ApiError, api_error_handler
+from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from api.rate_limit import InitiateLimiter
 from api.routes import admin, closures, health
 from closure.mirror import ProgressMirror
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         limiter=InitiateLimiter(settings.api.initiate_limit, settings.api.initiate_window, redis_client),
     )
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,

@@ -17,7 +17,11 @@ from closure.progress import CancelRequest, RetryRequest
 from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from workflows.account_closure import AccountClosureWorkflow
 
-router = APIRouter(prefix="/api/admin/closures", tags=["operators"])
+router = APIRouter(
+    prefix="/api/admin/closures",
+    tags=["operators"],
+    responses={400: problem("Malformed request"), 422: problem("Invalid request")},
+)
 AccountId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 REFUSALS: Responses = {401: problem("Not an operator credential"), 403: problem("Operator endpoints are off")}
 

@@ -16,7 +16,11 @@ from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
 from closure.mirror import channel
 
-router = APIRouter(prefix="/api/account-closure", tags=["account closure"])
+router = APIRouter(
+    prefix="/api/account-closure",
+    tags=["account closure"],
+    responses={400: problem("Malformed request"), 422: problem("Invalid request or precondition")},
+)
 AccountId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="The Alpaca account id")
 REFUSALS: Responses = {
     401: problem("No, or an invalid, access token"),
