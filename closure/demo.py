@@ -1,14 +1,14 @@
 """`make demo`: the legacy document's $150,000 closure, end to end on real local services, in about a minute.
 
 Starts the Temporal dev server (SQLite file, UI), the broker simulator with a clock running `--time-scale`
-times faster than real time, and the worker; seeds the account through the Broker API; runs the closure to
-ACCOUNT_CLOSED; prints the simulated timeline; exits 1 unless it completed with every invariant holding.
+times faster than real time, the worker and the HTTP API; seeds the account through the Broker API; initiates
+the closure through the API as the customer would, follows its progress endpoint to ACCOUNT_CLOSED; prints the
+simulated timeline; exits 1 unless it completed with every invariant holding.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import sys
@@ -18,22 +18,29 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import redis
 
+from api.tokens import user_token
 from closure.invariants import check_completed_closure, records_and_emails_agree
 from closure.localstack import LocalStack, StackError, free_port
 from closure.mirror import closure_state_key, withdrawal_state_key
 from closure.money import format_usd
+from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from closure.records import UserRecord
 from closure.records.sqlite import SqliteRecords
 from closure.settings import EmailSettings, RecordsSettings, Settings, TemporalSettings
-from closure.starter import start_closure
-from closure.temporal_client import connect
 from simulator.scenarios import ScenarioBuilder
 
 NEW_YORK = ZoneInfo("America/New_York")
 LEGACY_START = datetime(2025, 1, 6, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+DEMO_USER = "demo-user"
+DEMO_JWT_SECRET = "demo-only-jwt-secret-never-use-in-production"
+
+
+class DemoFailed(RuntimeError):
+    """The closure did not reach ACCOUNT_CLOSED through the API."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-scale", type=float, default=3600.0, help="simulated seconds per real second")
     parser.add_argument("--data-dir", type=Path, default=Path(".data/demo"))
     parser.add_argument("--timeout", type=float, default=150.0, help="wall-clock seconds before giving up")
+    parser.add_argument(
+        "--show-progress", action="store_true", help="print the final progress response in full"
+    )
     return parser.parse_args(argv)
 
 
@@ -92,31 +102,51 @@ def show_side_effects(settings: Settings, account_id: str) -> None:
         print("Redis mirror off (set REDIS_URL=redis://127.0.0.1:6379/0 to see the legacy keys)")
 
 
-async def run_closure(settings: Settings, broker: ScenarioBuilder, amount: Decimal, wall_limit: float) -> int:
+def _drive(api: httpx.Client, account_id: str, wall_limit: float, show: bool) -> ClosureProgress:
+    """Initiate through the API, then follow the progress endpoint until the closure ends."""
+    path = f"/api/account-closure/initiate/{account_id}"
+    response = api.post(path)
+    print(f"POST {path} -> {response.status_code}\n  {response.text}")
+    if response.status_code != 202:
+        raise DemoFailed(f"initiate refused: {response.text}")
+    progress_url = response.json()["progress_url"]
+    deadline = time.monotonic() + wall_limit
+    while time.monotonic() < deadline:
+        polled = api.get(progress_url)
+        if polled.status_code == 200:
+            progress = ClosureProgress.model_validate(polled.json())
+            if progress.phase == ClosurePhase.COMPLETED:
+                print(
+                    f"GET {progress_url} -> 200 (phase {progress.phase.value}, {progress.percent}%, "
+                    f"source {polled.json()['source']}, {len(polled.content)} bytes)"
+                )
+                if show:
+                    print(json.dumps(polled.json(), indent=2))
+                return progress
+            if progress.phase in (ClosurePhase.NEEDS_ATTENTION, ClosurePhase.CANCELLED):
+                raise DemoFailed(f"the closure stopped in {progress.phase.value}: {progress.step}")
+        time.sleep(0.5)
+    raise DemoFailed(f"the closure did not finish within {wall_limit:.0f} s")
+
+
+def run_closure(settings: Settings, broker: ScenarioBuilder, api_url: str, args: argparse.Namespace) -> int:
+    amount, wall_limit = args.amount, args.timeout
     account = broker.funded_account(amount)
     print(f"Seeded account {account.account_id} with {format_usd(amount)} (bank ****{account.bank_last4})")
     SqliteRecords(settings.records.sqlite_path).upsert(
         UserRecord(
-            user_id="demo-user",
+            user_id=DEMO_USER,
             alpaca_account_id=account.account_id,
             email=account.email,
             first_name=account.given_name,
             last_name=account.family_name,
         )
     )
-    client = await connect(settings.temporal)
-    started = await start_closure(
-        client,
-        account.account_id,
-        task_queue=settings.temporal.task_queue,
-        policy=settings.closure_policy(),
-        user_id="demo-user",
-    )
-    ui = (
-        f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows/{started.workflow_id}"
-    )
-    print(f"Closure {started.confirmation_number} started: {ui}")
-    progress: ClosureProgress = await asyncio.wait_for(started.handle.result(), timeout=wall_limit)
+    headers = {"Authorization": f"Bearer {user_token(DEMO_JWT_SECRET, DEMO_USER)}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=30) as api:
+        progress = _drive(api, account.account_id, wall_limit, args.show_progress)
+    ui = f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}/workflows/{progress.workflow_id}"
+    print(f"Closure {progress.confirmation_number} in the Temporal UI (while the demo runs): {ui}")
     print("\nSimulated timeline (broker clock, New York time)")
     print("\n".join(timeline(progress)))
     ledger = broker.ledger(account.account_id)
@@ -154,23 +184,23 @@ def main(argv: list[str] | None = None) -> int:
                 time_scale=args.time_scale,
             )
             settings.alpaca.base_url = sim_url
-            worker_env = {
+            environment = {
                 "CLOSURE_TEMPORAL__ADDRESS": address,
                 "CLOSURE_ALPACA__BASE_URL": sim_url,
                 "CLOSURE_TIME_SCALE": str(args.time_scale),
                 "CLOSURE_RECORDS__SQLITE_PATH": str(settings.records.sqlite_path),
                 "CLOSURE_EMAIL__BACKEND": "outbox",
                 "CLOSURE_EMAIL__OUTBOX_DIR": str(settings.email.outbox_dir),
-            }
-            stack.worker(
-                worker_env | ({"CLOSURE_REDIS_URL": settings.redis_url} if settings.redis_url else {})
-            )
+                "CLOSURE_API__SUPABASE_JWT_SECRET": DEMO_JWT_SECRET,
+            } | ({"CLOSURE_REDIS_URL": settings.redis_url} if settings.redis_url else {})
+            stack.worker(environment)
+            api_url = stack.api(free_port(8000), environment)
             print(
-                f"Temporal {address} (UI http://127.0.0.1:{ui_port}), simulator {sim_url}, x{args.time_scale:g}"
+                f"Temporal {address} (UI http://127.0.0.1:{ui_port}), simulator {sim_url} x{args.time_scale:g}, API {api_url}"
             )
-            code = asyncio.run(run_closure(settings, ScenarioBuilder(sim_url), args.amount, args.timeout))
-        except (StackError, TimeoutError) as exc:
-            print(f"demo failed: {exc or 'the closure did not finish in time'}", file=sys.stderr)
+            code = run_closure(settings, ScenarioBuilder(sim_url), api_url, args)
+        except (StackError, DemoFailed, httpx.HTTPError) as exc:
+            print(f"demo failed: {exc}", file=sys.stderr)
             code = 1
     print(
         f"Wall time: {time.monotonic() - began:.1f} s; logs and the Temporal SQLite file in {args.data_dir}/"
