@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from closure.invariants import check_completed_closure
@@ -87,7 +89,8 @@ class ClosureLab:
         for started in self.started:
             description = await started.handle.describe()
             if description.status == WorkflowExecutionStatus.RUNNING:
-                await started.handle.terminate(reason="test finished")
+                with contextlib.suppress(RPCError):  # it may finish on its own in the meantime
+                    await started.handle.terminate(reason="test finished")
 
     def outbox(self) -> list[dict[str, Any]]:
         """Every email delivered to the outbox, oldest first."""
