@@ -49,7 +49,7 @@ def _enum_text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _transfer_view(t: Transfer) -> TransferView:
+def transfer_view(t: Transfer) -> TransferView:
     return TransferView(
         id=str(t.id),
         amount=parse_money(t.amount),
@@ -84,7 +84,7 @@ class BrokerActivities:
         )
 
     def _outgoing(self, account_id: str) -> list[TransferView]:
-        views = (_transfer_view(t) for t in self._broker.outgoing_transfers(account_id))
+        views = (transfer_view(t) for t in self._broker.outgoing_transfers(account_id))
         return sorted(views, key=lambda t: t.created_at)
 
     @activity.defn(name="broker.inspect_account")
@@ -188,7 +188,7 @@ class BrokerActivities:
             created = self._broker.create_transfer(request.account_id, body, f"create {request.chunk_key}")
         except BrokerRequestRefused as exc:
             raise WithdrawalRefused(str(exc)) from exc
-        return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=_transfer_view(created), adopted=False)
+        return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=transfer_view(created), adopted=False)
 
     @activity.defn(name="broker.track_transfers")
     def track_transfers(self, request: TrackTransfersInput) -> list[TransferView]:

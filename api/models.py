@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from closure.operations import ClosureSummary
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 
@@ -33,17 +33,6 @@ class AccountClosurePublic(BaseModel):
     account_id: str
     record_status: str = Field(description="The user record: active, pending_closure or closed.")
     closure: ProgressPublic | None
-
-
-class ClosureSummary(BaseModel):
-    workflow_id: str
-    run_id: str | None
-    account_id: str | None
-    phase: ClosurePhase | None
-    needs_attention: bool
-    status: str
-    started_at: datetime | None
-    closed_at: datetime | None
 
 
 class ClosureList(BaseModel):

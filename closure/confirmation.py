@@ -1,15 +1,21 @@
-"""Confirmation numbers `CLA-XXXXX-XXXXX`, derived from the closure's first run so every caller agrees."""
+"""Confirmation numbers `CLA-XXXXX-XXXXX`: made once by whoever starts the closure, kept in its memo."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 # Crockford's base32 without I, L, O, U: nothing a customer can misread over the phone.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def confirmation_number(first_run_id: str) -> str:
-    digest = int.from_bytes(hashlib.sha256(first_run_id.encode()).digest()[:8], "big")
+def new_confirmation_number() -> str:
+    return confirmation_number(secrets.token_hex(16))
+
+
+def confirmation_number(seed: str) -> str:
+    """A stable number for a seed (a workflow's first run id, when nobody chose one)."""
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
     chars = []
     for _ in range(10):
         digest, index = divmod(digest, 32)

@@ -124,6 +124,9 @@ class ClosureState(BaseModel):
 class ClosureInput(BaseModel):
     account_id: str
     user_id: str | None = None
+    confirmation_number: str | None = Field(
+        default=None, description="Given by the starter; kept in the memo."
+    )
     policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
     state: ClosureState | None = Field(
         default=None, description="Set on continue-as-new and when importing a legacy closure."

@@ -12,10 +12,10 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from closure.confirmation import confirmation_number, workflow_id_for
+from closure.confirmation import new_confirmation_number, workflow_id_for
 from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
-from closure.progress import ClosureInput, ClosureProgress
+from closure.progress import ClosureInput, ClosureProgress, ClosureState
 from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from workflows.account_closure import AccountClosureWorkflow
 
@@ -35,31 +35,40 @@ async def start_closure(
     task_queue: str,
     policy: ClosurePolicy,
     user_id: str | None = None,
+    state: ClosureState | None = None,
 ) -> StartedClosure:
-    """A second call while the closure runs returns the same closure and confirmation number."""
+    """A second call while the closure runs returns the same closure and confirmation number.
+
+    `state` starts from what an earlier system knew (a legacy import, a resumed closure); the workflow
+    reconciles it with broker truth before doing anything.
+    """
+    number = (
+        state.confirmation_number if state and state.confirmation_number else None
+    ) or new_confirmation_number()
     handle = await client.start_workflow(
         AccountClosureWorkflow.run,
-        ClosureInput(account_id=account_id, user_id=user_id, policy=policy),
+        ClosureInput(
+            account_id=account_id, user_id=user_id, policy=policy, state=state, confirmation_number=number
+        ),
         id=workflow_id_for(account_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A cancelled closure may be started again later; a completed one is refused by the broker checks.
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        memo={"confirmation_number": number},
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(ALPACA_ACCOUNT_ID, account_id),
-                SearchAttributePair(CLOSURE_PHASE, ClosurePhase.INITIATED.value),
+                SearchAttributePair(CLOSURE_PHASE, (state.phase if state else ClosurePhase.INITIATED).value),
                 SearchAttributePair(CLOSURE_NEEDS_ATTENTION, False),
             ]
         ),
     )
-    first_run_id = handle.first_execution_run_id or handle.result_run_id or ""
-    description = await handle.describe()
-    # After a continue-as-new the start call answers with the current run; the number belongs to the first.
-    first_run_id = description.raw_description.workflow_execution_info.first_run_id or first_run_id
+    # With USE_EXISTING the closure may be one started earlier: its number is in its memo.
+    memo = await (await handle.describe()).memo()
     return StartedClosure(
         workflow_id=handle.id,
-        run_id=handle.result_run_id or first_run_id,
-        confirmation_number=confirmation_number(first_run_id),
+        run_id=handle.result_run_id or handle.first_execution_run_id or "",
+        confirmation_number=str(memo.get("confirmation_number", number)),
         handle=handle,
     )

@@ -55,7 +55,8 @@ class AccountClosureWorkflow:
     @workflow.init
     def __init__(self, input: ClosureInput) -> None:
         state = input.state or ClosureState(
-            confirmation_number=confirmation_number(workflow.info().first_execution_run_id),
+            confirmation_number=input.confirmation_number
+            or confirmation_number(workflow.info().first_execution_run_id),
             started_at=workflow.now(),
         )
         self._input = input

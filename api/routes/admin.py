@@ -11,10 +11,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.closures import temporal_unavailable
 from api.deps import DeskDep, Operator
 from api.errors import ApiError, Responses, problem
-from api.models import ClosureList, ClosureSummary, OperatorAction, OperatorOutcome, ProgressPublic
+from api.models import ClosureList, OperatorAction, OperatorOutcome, ProgressPublic
+from closure.operations import closure_query, list_closures
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, RetryRequest
-from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from workflows.account_closure import AccountClosureWorkflow
 
 router = APIRouter(
@@ -27,7 +27,7 @@ REFUSALS: Responses = {401: problem("Not an operator credential"), 403: problem(
 
 
 @router.get("", response_model=ClosureList, responses=REFUSALS)
-async def list_closures(
+async def closures(
     _: Operator,
     desk: DeskDep,
     phase: Annotated[ClosurePhase | None, Query(description="Only closures in this phase")] = None,
@@ -36,29 +36,8 @@ async def list_closures(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ClosureList:
-    query = 'WorkflowType = "AccountClosureWorkflow"'
-    if phase is not None:
-        query += f' AND ClosurePhase = "{phase.value}"'
-    if needs_attention is not None:
-        query += f" AND ClosureNeedsAttention = {str(needs_attention).lower()}"
     try:
-        client = await desk.temporal()
-        found = []
-        async for execution in client.list_workflows(query, limit=limit):
-            attributes = execution.typed_search_attributes
-            raw_phase = attributes.get(CLOSURE_PHASE)
-            found.append(
-                ClosureSummary(
-                    workflow_id=execution.id,
-                    run_id=execution.run_id,
-                    account_id=attributes.get(ALPACA_ACCOUNT_ID),
-                    phase=ClosurePhase(raw_phase) if raw_phase in set(ClosurePhase) else None,
-                    needs_attention=bool(attributes.get(CLOSURE_NEEDS_ATTENTION)),
-                    status=execution.status.name if execution.status else "UNKNOWN",
-                    started_at=execution.start_time,
-                    closed_at=execution.close_time,
-                )
-            )
+        found = await list_closures(await desk.temporal(), closure_query(phase, needs_attention), limit=limit)
     except RPCError as exc:
         raise temporal_unavailable(exc) from exc
     return ClosureList(closures=found)
