@@ -95,8 +95,16 @@ def _emit(value: BaseModel | list[Any], table: Table | None = None) -> None:
         console.print(table)
 
 
+def _table(*columns: str) -> Table:
+    """Ids never wrap, so they can be copied from the terminal; free text does."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("account", "kind", "phase", "action", "status"))
+    return table
+
+
 def _actions(actions: list[Action]) -> None:
-    table = Table("account", "action", "detail")
+    table = _table("account", "action", "detail")
     for action in actions:
         table.add_row(action.account_id, action.action, action.detail)
     _emit(actions, table)
@@ -142,7 +150,7 @@ def list_(
     """Closures, found through Temporal's visibility (search attributes)."""
     query = closure_query(phase, True if needs_attention else None)
     found = _run(lambda ops: list_closures(ops.client, query))
-    table = Table("account", "phase", "attention", "status", "started")
+    table = _table("account", "phase", "attention", "status", "started")
     for c in found:
         table.add_row(
             c.account_id or "?",
@@ -159,7 +167,7 @@ def find_stuck() -> None:
     """pending_closure without a workflow, closures waiting for ops, legacy state without a workflow, and
     closures whose broker state disagrees with their own."""
     found = _run(lambda ops: ops.find_stuck())
-    table = Table("kind", "account", "detail")
+    table = _table("kind", "account", "detail")
     for s in found:
         table.add_row(s.kind, s.account_id, s.detail)
     _emit(found, table)

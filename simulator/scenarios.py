@@ -64,8 +64,11 @@ class ScenarioBuilder:
     def advance(self, seconds: float) -> None:
         self.control("POST", "/clock", {"advance_seconds": seconds})
 
-    def follow_temporal(self, target: str) -> None:
-        self.control("POST", "/clock", {"follow_temporal": target})
+    def follow_temporal(self, target: str, now: datetime | None = None) -> None:
+        body: dict[str, Any] = {"follow_temporal": target}
+        if now is not None:
+            body["now"] = now.isoformat()
+        self.control("POST", "/clock", body)
 
     def run_clock(self, rate: float) -> None:
         self.control("POST", "/clock", {"rate": rate})

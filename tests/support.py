@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
+from closure.cli import app as cli_app
 from closure.invariants import check_completed_closure
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureProgress
@@ -53,9 +55,20 @@ class ClosureLab:
     records: SqliteRecords
     started: list[StartedClosure] = field(default_factory=list)
 
-    def follow_temporal(self) -> None:
-        """From here on the broker's clock moves with Temporal's (skipped) time."""
-        self.broker.follow_temporal(self.env.client.service_client.config.target_host)
+    def follow_temporal(self, now: datetime | None = None) -> None:
+        """From here on the broker's clock moves with Temporal's (skipped) time (from `now`, if given)."""
+        self.broker.follow_temporal(self.env.client.service_client.config.target_host, now)
+
+    def cli(self, *args: str) -> Result:
+        """Run the operator CLI as an operator would, configured like the worker."""
+        environment = {
+            "CLOSURE_TEMPORAL__ADDRESS": self.env.client.service_client.config.target_host,
+            "CLOSURE_TEMPORAL__TASK_QUEUE": self.task_queue,
+            "CLOSURE_ALPACA__BASE_URL": self.sim.url,
+            "CLOSURE_RECORDS__SQLITE_PATH": str(self.settings.records.sqlite_path),
+            "CLOSURE_REDIS_URL": self.settings.redis_url or "",
+        }
+        return CliRunner().invoke(cli_app, list(args), env=environment)
 
     def register_customer(self, account: SeededAccount) -> UserRecord:
         """The app's user_onboarding row for this account, as the API would find it."""

@@ -1,0 +1,73 @@
+"""`closure find-stuck` finds each kind of stuck closure, on the real dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import redis
+from temporalio.testing import WorkflowEnvironment
+
+from closure.phases import ClosurePhase
+from closure.records import pending_closure
+from simulator.server import SimulatorServer
+from tests.support import closure_lab, ny
+
+
+async def test_find_stuck_finds_every_kind(
+    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, redis_url: str
+) -> None:
+    async with closure_lab(dev_env, sim, executor, seed_at=ny(2025, 5, 9, 9, 45), redis_url=redis_url) as lab:
+        # 1. pending_closure in the user records, but no workflow (the legacy process died)
+        orphan = lab.broker.funded_account(Decimal("1000.00"), given_name="Orphan")
+        lab.register_customer(orphan)
+        lab.records.apply(orphan.account_id, pending_closure(datetime.now(UTC)))
+        # 2. a closure waiting for an operator (no approved bank)
+        parked = lab.broker.funded_account(Decimal("1000.00"), given_name="Parked")
+        assert parked.relationship_id
+        lab.broker.broker.delete_ach_relationship_for_account(parked.account_id, parked.relationship_id)
+        # 3. legacy Redis state with no workflow
+        legacy = lab.broker.funded_account(Decimal("1000.00"), given_name="Legacy")
+        client = redis.Redis.from_url(redis_url)
+        client.set(
+            f"closure_state:{legacy.account_id}",
+            json.dumps({"user_id": "u-legacy", "account_id": legacy.account_id, "phase": "withdrawal",
+                        "confirmation_number": "CLA-LEGAC-Y0001", "initiated_at": "2025-05-08T14:00:00"}),
+        )  # fmt: skip
+        # 4. a closure whose broker state disagrees: an operator closed the account by hand at the broker
+        manual = lab.broker.funded_account(Decimal("1000.00"), given_name="Manual")
+        lab.broker.buy(manual, "DIA", Decimal("1"))
+        lab.broker.advance((ny(2025, 5, 9, 19, 0) - lab.broker.now()).total_seconds())  # Friday evening
+        lab.broker.run_clock(1.0)
+        waiting = await lab.start(manual)
+        stranded = await lab.start(parked)
+        await lab.until(stranded.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION, step=_short())
+        await lab.until(waiting.handle, lambda p: "Market closed" in p.step, step=_short())
+        lab.broker.control("PATCH", f"/accounts/{manual.account_id}", {"status": "ACCOUNT_CLOSED"})
+        for _ in range(40):  # visibility is eventually consistent
+            result = await asyncio.to_thread(lab.cli, "--json", "find-stuck")
+            found = {(s["kind"], s["account_id"]) for s in json.loads(result.stdout)}
+            if len(found) >= 4:
+                break
+            await asyncio.sleep(0.25)
+
+        assert result.exit_code == 0, result.stdout
+        assert found == {
+            ("pending_without_workflow", orphan.account_id),
+            ("needs_attention", parked.account_id),
+            ("legacy_without_workflow", legacy.account_id),
+            ("broker_disagrees", manual.account_id),
+        }
+        details = {s["kind"]: s["detail"] for s in json.loads(result.stdout)}
+        assert "no APPROVED ACH relationship" in details["needs_attention"]
+        assert "ACCOUNT_CLOSED" in details["broker_disagrees"]
+        human = await asyncio.to_thread(lab.cli, "find-stuck")
+        assert orphan.account_id in human.stdout
+        assert "pending_without_workflow" in human.stdout
+
+
+def _short() -> timedelta:
+    return timedelta(seconds=1)
