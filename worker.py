@@ -1,7 +1,11 @@
 """The worker: runs AccountClosureWorkflow and its activities against the Temporal named in settings.
 
-`python worker.py` (or the `account-closure-worker` script). Stops gracefully on SIGTERM or SIGINT: it takes
-no new tasks, lets running activities finish, and Temporal hands anything unfinished to another worker.
+`python -m worker` (or the `account-closure-worker` script). With `CLOSURE_WORKER__BROKER_TASK_QUEUE` set,
+broker activities run on their own task queue, rate-limited by the Temporal server across every worker so
+Alpaca's limit is never exceeded. Prometheus metrics (`CLOSURE_WORKER__METRICS_ADDRESS`) carry the SDK's and
+the closure's own; `/healthz` (`CLOSURE_WORKER__HEALTH_ADDRESS`) answers for orchestrators. SIGTERM or SIGINT
+stops it gracefully: no new tasks, running activities finish, and Temporal hands anything unfinished to
+another worker.
 """
 
 from __future__ import annotations
@@ -9,20 +13,67 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import build_activities
+from closure.logs import configure_logging
 from closure.settings import Settings
 from closure.temporal_client import connect
 from workflows.account_closure import AccountClosureWorkflow
 
 log = logging.getLogger("account_closure.worker")
+CALLS_PER_BROKER_ACTIVITY = 6  # the most Alpaca calls one broker activity makes (inspect_account: 5)
+
+
+def _worker(
+    client: Client,
+    settings: Settings,
+    executor: ThreadPoolExecutor,
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    workflows: Sequence[type] = (),
+    activities_per_second: float | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=workflows,
+        activities=activities,
+        activity_executor=executor,
+        max_concurrent_activities=settings.worker.activity_threads,
+        max_task_queue_activities_per_second=activities_per_second,
+        interceptors=[TypedErrorsInterceptor()],
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def build_workers(
+    client: Client,
+    settings: Settings,
+    executor: ThreadPoolExecutor,
+    task_queue: str | None = None,
+    extra_activities: Sequence[Callable[..., Any]] = (),
+) -> list[Worker]:
+    groups = build_activities(settings)
+    queue = task_queue or settings.temporal.task_queue
+    side_effects = [*groups.side_effects(), *extra_activities]
+    broker_queue = settings.worker.broker_task_queue
+    if broker_queue is None:
+        everything = [*groups.broker.all(), *side_effects]
+        return [_worker(client, settings, executor, queue, everything, [AccountClosureWorkflow])]
+    rate = settings.worker.broker_calls_per_minute / 60 / CALLS_PER_BROKER_ACTIVITY
+    return [
+        _worker(client, settings, executor, queue, side_effects, [AccountClosureWorkflow]),
+        _worker(client, settings, executor, broker_queue, groups.broker.all(), activities_per_second=rate),
+    ]
 
 
 def build_worker(
@@ -30,34 +81,67 @@ def build_worker(
     settings: Settings,
     executor: ThreadPoolExecutor,
     task_queue: str | None = None,
-    extra_activities: Sequence[object] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    groups = build_activities(settings)
-    return Worker(
-        client,
-        task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[AccountClosureWorkflow],
-        activities=[*groups.all(), *extra_activities],  # type: ignore[list-item]
-        activity_executor=executor,
-        max_concurrent_activities=settings.worker.activity_threads,
-        interceptors=[TypedErrorsInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=30),
+    """One worker for everything (tests, small deployments)."""
+    [worker] = build_workers(
+        client, settings.model_copy(update={"worker": settings.worker.model_copy(update={"broker_task_queue": None})}),
+        executor, task_queue, extra_activities,
+    )  # fmt: skip
+    return worker
+
+
+async def _health(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: Client) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    try:
+        healthy = await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+    except Exception:
+        healthy = False
+    body = b'{"status":"ok"}' if healthy else b'{"status":"temporal unreachable"}'
+    status = b"200 OK" if healthy else b"503 Service Unavailable"
+    writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: ")
+    writer.write(str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    await writer.drain()
+    writer.close()
+
+
+async def serve_health(address: str, client: Client) -> asyncio.Server:
+    host, _, port = address.rpartition(":")
+    return await asyncio.start_server(lambda r, w: _health(r, w, client), host or "127.0.0.1", int(port))
+
+
+def runtime_for(settings: Settings) -> Runtime | None:
+    if settings.worker.metrics_address is None:
+        return None
+    telemetry = TelemetryConfig(
+        metrics=PrometheusConfig(bind_address=settings.worker.metrics_address),
+        global_tags={"service": "account-closure"},
     )
+    return Runtime(telemetry=telemetry)
 
 
 async def main() -> None:
     settings = Settings()
-    client = await connect(settings.temporal)
+    if settings.worker.json_logs:
+        configure_logging(settings)
+    client = await connect(settings.temporal, runtime=runtime_for(settings), tracing=settings.worker.tracing)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    health = (
+        await serve_health(settings.worker.health_address, client) if settings.worker.health_address else None
+    )
     with ThreadPoolExecutor(max_workers=settings.worker.activity_threads) as executor:
-        worker = build_worker(client, settings, executor)
-        log.info("worker polling %s on %s", settings.temporal.task_queue, settings.temporal.address)
-        async with worker:
-            await stop.wait()
-            log.info("shutting down: finishing running activities")
+        workers = build_workers(client, settings, executor)
+        log.info("worker polling %s", [w.task_queue for w in workers])
+        runs = [asyncio.create_task(w.run()) for w in workers]
+        await stop.wait()
+        log.info("shutting down: finishing running activities")
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*runs, return_exceptions=True)
+    if health is not None:
+        health.close()
     await asyncio.sleep(0.5)  # let the Rust core's threads settle before the interpreter exits
 
 

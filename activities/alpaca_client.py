@@ -17,6 +17,7 @@ from alpaca.broker import BrokerClient
 from alpaca.common.exceptions import APIError
 from pydantic import ValidationError
 
+from closure import metrics
 from closure.errors import (
     AccountNotFound,
     BrokerAuthFailed,
@@ -68,17 +69,30 @@ class BrokerConnection:
         return client
 
     def call(self, what: str, fn: Callable[[BrokerClient], T]) -> T:
-        """Run one broker call, translating every third-party error into ours."""
+        """Run one broker call, translating every third-party error into ours, and count it."""
         try:
-            return fn(self.client)
-        except APIError as exc:
-            raise translate_api_error(what, exc) from exc
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise BrokerUnavailable(f"{what}: broker unreachable ({type(exc).__name__})") from exc
-        except requests.RequestException as exc:
-            raise BrokerUnavailable(f"{what}: request failed ({type(exc).__name__}: {exc})") from exc
-        except ValidationError as exc:
-            raise BrokerResponseInvalid(f"{what}: unexpected broker response: {exc.errors()[:3]}") from exc
+            result = fn(self.client)
+        except ClosureError as exc:
+            metrics.broker_call(what, type(exc).__name__)
+            raise
+        except Exception as exc:
+            error = _translate(what, exc)
+            metrics.broker_call(what, type(error).__name__)
+            raise error from exc
+        metrics.broker_call(what, "ok")
+        return result
+
+
+def _translate(what: str, exc: Exception) -> Exception:
+    if isinstance(exc, APIError):
+        return translate_api_error(what, exc)
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return BrokerUnavailable(f"{what}: broker unreachable ({type(exc).__name__})")
+    if isinstance(exc, requests.RequestException):
+        return BrokerUnavailable(f"{what}: request failed ({type(exc).__name__}: {exc})")
+    if isinstance(exc, ValidationError):
+        return BrokerResponseInvalid(f"{what}: unexpected broker response: {exc.errors()[:3]}")
+    return exc
 
 
 def _broker_message(exc: APIError) -> str:

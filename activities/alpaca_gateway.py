@@ -1,5 +1,7 @@
 """The broker calls the closure makes, typed: alpaca-py's models in, its errors translated into ours.
 
+Each call is named by its route (`GET /v1/clock`), which is also its metrics label and its name in errors.
+
 alpaca-py annotates every method as `Model | RawData`; with `raw_data=False` (ours) it returns models, and
 anything else is a broker response we cannot trust, so it becomes `BrokerResponseInvalid`.
 """
@@ -45,60 +47,61 @@ class AlpacaGateway:
         return self._connection.call(what, fn)
 
     def clock(self) -> Clock:
-        what = "read the market clock"
+        what = "GET /v1/clock"
         return _one(self._call(what, lambda c: c.get_clock()), Clock, what)
 
     def calendar(self, request: GetCalendarRequest) -> list[Calendar]:
-        what = "read the market calendar"
+        what = "GET /v1/calendar"
         return _many(self._call(what, lambda c: c.get_calendar(request)), Calendar, what)
 
     def account(self, account_id: str) -> Account:
-        what = "read the account"
+        what = "GET /v1/accounts/{id}"
         return _one(self._call(what, lambda c: c.get_account_by_id(account_id)), Account, what)
 
     def trade_account(self, account_id: str) -> TradeAccount:
-        what = "read the trading account"
+        what = "GET /v1/trading/accounts/{id}/account"
         return _one(self._call(what, lambda c: c.get_trade_account_by_id(account_id)), TradeAccount, what)
 
     def positions(self, account_id: str) -> list[Position]:
-        what = "list positions"
+        what = "GET /v1/trading/accounts/{id}/positions"
         return _many(self._call(what, lambda c: c.get_all_positions_for_account(account_id)), Position, what)
 
     def open_orders(self, account_id: str) -> list[Order]:
-        what = "list open orders"
+        what = "GET /v1/trading/accounts/{id}/orders"
         request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
         return _many(self._call(what, lambda c: c.get_orders_for_account(account_id, request)), Order, what)
 
     def approved_relationships(self, account_id: str) -> list[ACHRelationship]:
         # Only APPROVED: alpaca-py cannot parse some statuses (CANCELED) the broker also returns.
-        what = "list ACH relationships"
+        what = "GET /v1/accounts/{id}/ach_relationships"
         statuses = [ACHRelationshipStatus.APPROVED]
         found = self._call(what, lambda c: c.get_ach_relationships_for_account(account_id, statuses=statuses))
         return _many(found, ACHRelationship, what)
 
     def cancel_orders(self, account_id: str) -> int:
-        what = "cancel open orders"
+        what = "DELETE /v1/trading/accounts/{id}/orders"
         cancelled = self._call(what, lambda c: c.cancel_orders_for_account(account_id))
         if not isinstance(cancelled, list):
             raise BrokerResponseInvalid(f"{what}: expected a list, got {type(cancelled).__name__}")
         return len(cancelled)
 
     def close_all_positions(self, account_id: str) -> list[ClosePositionResponse]:
-        what = "close all positions"
+        what = "DELETE /v1/trading/accounts/{id}/positions"
         closed = self._call(what, lambda c: c.close_all_positions_for_account(account_id, cancel_orders=True))
         return _many(closed, ClosePositionResponse, what)
 
     def outgoing_transfers(self, account_id: str) -> list[Transfer]:
-        what = "list transfers"
+        what = "GET /v1/accounts/{id}/transfers"
         request = GetTransfersRequest(direction=TransferDirection.OUTGOING)
         return _many(
             self._call(what, lambda c: c.get_transfers_for_account(account_id, request)), Transfer, what
         )
 
-    def create_transfer(self, account_id: str, request: CreateACHTransferRequest, what: str) -> Transfer:
+    def create_transfer(self, account_id: str, request: CreateACHTransferRequest) -> Transfer:
+        what = "POST /v1/accounts/{id}/transfers"
         return _one(
             self._call(what, lambda c: c.create_transfer_for_account(account_id, request)), Transfer, what
         )
 
     def close_account(self, account_id: str) -> None:
-        self._call("close the account", lambda c: c.close_account(account_id))
+        self._call("POST /v1/accounts/{id}/actions/close", lambda c: c.close_account(account_id))

@@ -185,7 +185,7 @@ class BrokerActivities:
             relationship_id=request.relationship_id,
         )
         try:
-            created = self._broker.create_transfer(request.account_id, body, f"create {request.chunk_key}")
+            created = self._broker.create_transfer(request.account_id, body)
         except BrokerRequestRefused as exc:
             raise WithdrawalRefused(str(exc)) from exc
         return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=transfer_view(created), adopted=False)

@@ -7,6 +7,7 @@ from temporalio import activity
 from closure.emails.facts import CustomerEmail, OpsEmail, SendResult
 from closure.emails.render import Brand, render
 from closure.emails.senders import EmailDispatcher, OutgoingEmail, RecipientUnknown
+from closure.logs import REDACTOR
 from closure.records import UserRecords
 
 
@@ -30,6 +31,7 @@ class EmailActivities:
         record = self._users.by_account(request.account_id)
         if record is None or not record.email:
             raise RecipientUnknown(f"no email address on file for account {request.account_id}")
+        REDACTOR.remember(record.email, record.first_name, record.last_name)  # never in a log line
         rendered = render(request.facts, record.first_name, self._brand)
         return self._dispatcher.send(
             OutgoingEmail(

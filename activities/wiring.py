@@ -29,8 +29,11 @@ class ActivityGroups:
     mirror: MirrorActivities
 
     def all(self) -> list[Callable[..., Any]]:
+        return [*self.broker.all(), *self.side_effects()]
+
+    def side_effects(self) -> list[Callable[..., Any]]:
+        """Everything that is not a broker call: user records, emails, the mirror."""
         return [
-            *self.broker.all(),
             self.users.mark_pending_closure,
             self.users.mark_closed,
             self.users.reopen,

@@ -20,6 +20,7 @@ from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from api.rate_limit import InitiateLimiter
 from api.routes import admin, closures, health
+from closure.logs import configure_logging
 from closure.mirror import ProgressMirror
 from closure.settings import Settings
 from closure.temporal_client import connect
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
 def run() -> None:
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port)
+    configure_logging(settings)
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,10 @@ class ClosurePolicy(BaseModel):
         default=timedelta(hours=1),
         description="When a closure waits for ops because the broker was unreachable, it tries again after this.",
     )
+    broker_task_queue: str | None = Field(
+        default=None,
+        description="Task queue of the rate-limited broker workers; None runs broker calls beside the workflow.",
+    )
     broker_clock_rate: float = Field(
         default=1.0,
         gt=0,

@@ -92,6 +92,20 @@ class ApiSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     activity_threads: int = Field(default=16, ge=1, description="Threads for the blocking alpaca-py calls.")
+    broker_task_queue: str | None = Field(
+        default=None,
+        description=(
+            "Run broker activities on this task queue, rate-limited across all workers by the Temporal server "
+            "so the Alpaca limit is never exceeded. Unset: broker activities share the workflow's queue."
+        ),
+    )
+    broker_calls_per_minute: int = Field(
+        default=900, ge=1, description="Alpaca allows 1,000/min; the rest is headroom for the API's checks."
+    )
+    metrics_address: str | None = Field(default=None, description="host:port for the Prometheus endpoint.")
+    health_address: str | None = Field(default=None, description="host:port for the worker's /healthz.")
+    json_logs: bool = Field(default=True, description="Structured JSON logs with personal data masked.")
+    tracing: bool = Field(default=False, description="OpenTelemetry spans for workflows and activities.")
 
 
 class Settings(BaseSettings):
@@ -123,7 +137,10 @@ class Settings(BaseSettings):
 
     def closure_policy(self) -> ClosurePolicy:
         """The policy new closures start with."""
-        return self.policy if self.time_scale == 1 else self.policy.scaled(self.time_scale)
+        policy = self.policy if self.time_scale == 1 else self.policy.scaled(self.time_scale)
+        if self.worker.broker_task_queue and policy.broker_task_queue is None:
+            policy = policy.model_copy(update={"broker_task_queue": self.worker.broker_task_queue})
+        return policy
 
 
 @lru_cache(maxsize=1)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from closure.settings import TemporalSettings
@@ -21,7 +22,9 @@ def _tls(settings: TemporalSettings) -> TLSConfig | bool:
     return settings.tls or settings.api_key is not None
 
 
-async def connect(settings: TemporalSettings) -> Client:
+async def connect(
+    settings: TemporalSettings, runtime: Runtime | None = None, tracing: bool = False
+) -> Client:
     """Every client and worker uses the pydantic converter, so Decimal money travels as exact strings."""
     return await Client.connect(
         settings.address,
@@ -29,4 +32,17 @@ async def connect(settings: TemporalSettings) -> Client:
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         tls=_tls(settings),
         data_converter=pydantic_data_converter,
+        runtime=runtime,
+        interceptors=_tracing() if tracing else [],
     )
+
+
+def _tracing() -> list[Interceptor]:
+    """OpenTelemetry spans for starts, workflows and activities, exported by the process's tracer provider."""
+    try:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise RuntimeError(
+            "tracing needs the optional dependencies: pip install 'account-closure[otel]'"
+        ) from exc
+    return [TracingInterceptor()]

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
+    from closure import metrics
     from closure.confirmation import confirmation_number
     from closure.money import format_usd
     from closure.phases import ClosurePhase
@@ -75,6 +76,8 @@ class AccountClosureWorkflow:
                 CLOSURE_NEEDS_ATTENTION.value_set(state.phase == ClosurePhase.NEEDS_ATTENTION),
             ]
         )
+        if workflow.info().continued_run_id is None:
+            metrics.closure_started()
         phase = state.phase
         while not phase.is_terminal:
             try:
@@ -91,6 +94,7 @@ class AccountClosureWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(input.model_copy(update={"state": state}))
         run.enter(phase, "Account closed" if phase == ClosurePhase.COMPLETED else "Closure cancelled")
+        metrics.closure_ended(phase.value)
         if phase == ClosurePhase.COMPLETED and state.completed_at is None:
             state.completed_at = workflow.now()
         await run.drain()
@@ -103,7 +107,7 @@ class AccountClosureWorkflow:
         if not run.state.sell_orders_placed or run.state.amount_sent != 0:
             return
         try:
-            await run.call(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
+            await run.broker(BrokerActivities.cancel_orders, run.account_id, summary="withdraw sell orders")
         except ClosureHalted as halted:
             run.alert(
                 "cancel_cleanup_failed", f"sell orders may still be open at the broker: {halted.reason}"
@@ -128,6 +132,7 @@ class AccountClosureWorkflow:
         )
         run.enter(ClosurePhase.NEEDS_ATTENTION, f"Waiting for operations: {halted.reason}")
         run.alert("needs_attention", f"{halted.error_type}: {halted.reason}")
+        metrics.needs_attention(halted.error_type)
         notify.attention(run, True)
 
     async def _attend(self) -> ClosurePhase:

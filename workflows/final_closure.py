@@ -15,7 +15,9 @@ from workflows.run import ClosureHalted, ClosureRun
 async def close(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.call(BrokerActivities.inspect_account, run.account_id, summary="final safety checks")
+        view = await run.broker(
+            BrokerActivities.inspect_account, run.account_id, summary="final safety checks"
+        )
         run.observed_broker_time(view.clock.now)
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if view.status == "ACCOUNT_CLOSED":
@@ -32,7 +34,7 @@ async def close(run: ClosureRun) -> ClosurePhase:
             await run.pause(policy.transfer_poll_interval, "pending transfers before close")
             continue
         state.step = "Closing the account"
-        await run.call(
+        await run.broker(
             BrokerActivities.close_account,
             run.account_id,
             summary="close the account",

@@ -21,7 +21,7 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
     while not view.is_flat:
         if not orders_placed or view.open_orders == 0:
             run.enter(ClosurePhase.LIQUIDATION, f"Selling {len(view.positions)} position(s)")
-            placed = await run.call(
+            placed = await run.broker(
                 BrokerActivities.liquidate, run.account_id, summary="cancel orders and sell"
             )
             orders_placed = True
@@ -36,7 +36,7 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
 
 
 async def _look(run: ClosureRun) -> AccountView:
-    view = await run.call(
+    view = await run.broker(
         BrokerActivities.inspect_account, run.account_id, summary="check positions and orders"
     )
     run.observed_broker_time(view.clock.now)

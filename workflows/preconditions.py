@@ -14,7 +14,7 @@ from workflows.run import ClosureHalted, ClosureRun
 
 
 async def check_preconditions(run: ClosureRun) -> ClosurePhase:
-    view = await run.call(BrokerActivities.inspect_account, run.account_id, summary="check the account")
+    view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check the account")
     run.observed_broker_time(view.clock.now)
     if view.status == "ACCOUNT_CLOSED":
         return ClosurePhase.FINAL_CLOSURE  # confirms, updates the user record and says goodbye

@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.mirror import MirrorActivities
+    from closure import metrics
     from closure.errors import TRANSIENT_ERROR_TYPES
     from closure.mirror import MirrorWrite
     from closure.phases import ClosurePhase
@@ -74,6 +75,7 @@ class ClosureRun:
         retry_initial: timedelta = timedelta(seconds=1),
         budget: timedelta | None = None,
         attempt_timeout: timedelta = timedelta(seconds=60),
+        task_queue: str | None = None,
     ) -> T:
         """One broker activity: retried with backoff within the policy's budget, then ops is called.
 
@@ -92,11 +94,31 @@ class ClosureRun:
                 maximum_interval=max(self.policy.broker_retry_max_interval, retry_initial),
             ),
             summary=summary,
+            task_queue=task_queue,
         )
         try:
             return await call
         except ActivityError as err:
             raise _halt_from(err, summary, budget) from err
+
+    async def broker(
+        self,
+        activity: Callable[..., T],
+        arg: Any,
+        *,
+        summary: str,
+        retry_initial: timedelta = timedelta(seconds=1),
+        budget: timedelta | None = None,
+    ) -> T:
+        """A broker call, on the rate-limited broker task queue when the deployment has one."""
+        return await self.call(
+            activity,
+            arg,
+            summary=summary,
+            retry_initial=retry_initial,
+            budget=budget,
+            task_queue=self.policy.broker_task_queue,
+        )
 
     async def side_effect(self, activity: Callable[..., T], arg: Any, *, summary: str) -> T | None:
         """An email, a record flag, a mirror write: retried within its budget; a failure is an alert, not a halt."""
@@ -169,6 +191,8 @@ class ClosureRun:
         if phase == self.state.phase:
             self.changed()
             return
+        if self.state.history:
+            metrics.phase_duration(self.state.phase.value, workflow.now() - self.state.history[-1].at)
         self.state.phase = phase
         self.state.history.append(
             PhaseChange(phase=phase, at=workflow.now(), broker_at=self.broker_now(), note=step)

@@ -16,7 +16,7 @@ from workflows.run import ClosureHalted, ClosureRun
 async def settle(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.call(BrokerActivities.inspect_account, run.account_id, summary="check settlement")
+        view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check settlement")
         run.observed_broker_time(view.clock.now)
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if not view.is_flat:
@@ -26,7 +26,7 @@ async def settle(run: ClosureRun) -> ClosurePhase:
         if view.unsettled_cash == 0 and view.pending_transfer_in == 0:
             return ClosurePhase.WITHDRAWAL
         if state.settlement_alert_at is None:
-            state.settlement_alert_at = await run.call(
+            state.settlement_alert_at = await run.broker(
                 BrokerActivities.business_deadline,
                 BusinessDeadlineInput(
                     start=view.clock.now, business_days=policy.settlement_alert_business_days

@@ -13,6 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
+    from closure import metrics
     from closure.broker_types import (
         CreateWithdrawalInput,
         PlanWithdrawalInput,
@@ -33,7 +34,7 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
     while True:
         if state.pending_chunk is not None:
             await _create(run, state.pending_chunk)
-        plan = await run.call(
+        plan = await run.broker(
             BrokerActivities.plan_withdrawal,
             PlanWithdrawalInput(
                 account_id=run.account_id,
@@ -90,7 +91,7 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
     state = run.state
     run.enter(ClosurePhase.WITHDRAWAL, f"Sending transfer {pending.chunk} of {format_usd(pending.amount)}")
     try:
-        created = await run.call(
+        created = await run.broker(
             BrokerActivities.create_withdrawal,
             CreateWithdrawalInput(
                 account_id=run.account_id,
@@ -120,6 +121,8 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
     )
     state.transfers.append(record)
     state.pending_chunk = None
+    metrics.withdrawn(record.amount)
+    metrics.transfer_status(record.status)
     run.changed()
     notify.transfer_sent(run, record)
     run.observed_broker_time(transfer.created_at)
@@ -131,7 +134,7 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         in_flight = [t.transfer_id for t in run.state.transfers if t.in_flight]
         if not in_flight:
             return ClosurePhase.FINAL_CLOSURE
-        views = await run.call(
+        views = await run.broker(
             BrokerActivities.track_transfers,
             TrackTransfersInput(account_id=run.account_id, transfer_ids=in_flight),
             summary="check transfer status",
@@ -154,6 +157,7 @@ def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
         if view is None or view.status == record.status:
             continue
         record.status, record.updated_at, record.reason = view.status, view.updated_at, view.reason
+        metrics.transfer_status(view.status)
         moved = True
     if moved:
         run.changed()
