@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from closure.settings import Settings
 
@@ -126,7 +126,7 @@ class JsonFormatter(logging.Formatter):
 def _secrets(value: Any) -> list[str]:
     if isinstance(value, SecretStr):
         return [value.get_secret_value()]
-    if hasattr(value, "model_fields"):
+    if isinstance(value, BaseModel):
         return [s for name in type(value).model_fields for s in _secrets(getattr(value, name))]
     return []
 
