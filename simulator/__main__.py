@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import uvicorn
 
@@ -30,15 +31,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frozen", action="store_true", help="start with a clock moved only via /_sim/clock")
     parser.add_argument("--api-key", default=None, help="require this key (default: accept any Basic auth)")
     parser.add_argument("--api-secret", default=None)
+    parser.add_argument(
+        "--state-file", type=Path, default=None, help="keep the broker's state here across restarts"
+    )
     return parser.parse_args(argv)
 
 
 def build_simulator(args: argparse.Namespace) -> Simulator:
+    if args.state_file is not None and args.state_file.exists():
+        return Simulator.load(args.state_file, api_key=args.api_key, api_secret=args.api_secret)
     start = args.start or datetime.now(UTC)
     clock = SimClock(start)
     if not args.frozen:
         asyncio.run(clock.run(args.clock_rate, start))
-    return Simulator(clock=clock, api_key=args.api_key, api_secret=args.api_secret)
+    return Simulator(
+        clock=clock, api_key=args.api_key, api_secret=args.api_secret, state_file=args.state_file
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

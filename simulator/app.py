@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import pickle
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,11 +36,31 @@ class Simulator:
     api_key: str | None = None
     api_secret: str | None = None
     requests: Counter[str] = field(default_factory=Counter)
+    state_file: Path | None = None
 
     async def tick(self) -> datetime:
         now = await self.clock.now()
         self.engine.advance_to(now)
         return now
+
+    def persist(self) -> None:
+        """Write the whole broker to the state file (atomically), so a restarted simulator carries on."""
+        if self.state_file is None:
+            return
+        temporary = self.state_file.with_suffix(".tmp")
+        with temporary.open("wb") as out:
+            pickle.dump({"engine": self.engine, "clock": self.clock.snapshot()}, out)
+        os.replace(temporary, self.state_file)
+
+    @classmethod
+    def load(cls, state_file: Path, **options: Any) -> Simulator:
+        if not state_file.exists():
+            return cls(state_file=state_file, **options)
+        with state_file.open("rb") as source:
+            saved = pickle.load(source)  # our own file, written by persist()
+        return cls(
+            engine=saved["engine"], clock=SimClock.restore(saved["clock"]), state_file=state_file, **options
+        )
 
 
 def error_response(status: int, message: str, code: int | None = None, **extra: Any) -> JSONResponse:
@@ -74,6 +97,7 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
         account_id = request.path_params.get("account_id")
         response = await _serve(sim, request, label, account_id, handler, status)
         sim.requests[f"{label} {response.status_code}"] += 1
+        sim.persist()
         return response
 
     return Route(path, endpoint, methods=[method])

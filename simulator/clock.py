@@ -94,6 +94,30 @@ class SimClock:
         self._anchor = _Anchor(start, await self._temporal_seconds())
         self._last = start
 
+    def snapshot(self) -> dict[str, object]:
+        """What survives a restart: a following clock resumes as a running one at rate 1."""
+        running = self._mode != "manual"
+        if self._mode == "running":
+            now = self._anchor.sim + timedelta(seconds=(time.monotonic() - self._anchor.source) * self._rate)
+        else:
+            now = self._last
+        return {"running": running, "rate": self._rate, "now": max(now, self._last), "wall": time.time()}
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, object]) -> SimClock:
+        now = snapshot["now"]
+        assert isinstance(now, datetime)
+        clock = cls(now)
+        rate = float(snapshot["rate"])  # type: ignore[arg-type]
+        if snapshot["running"]:
+            # Time went on while the simulator was down, as it does at a real broker.
+            down = max(time.time() - float(snapshot["wall"]), 0.0)  # type: ignore[arg-type]
+            start = now + timedelta(seconds=down * rate)
+            clock._mode, clock._rate = "running", rate
+            clock._anchor = _Anchor(start, time.monotonic())
+            clock._last = start
+        return clock
+
     async def _reanchor(self, at: datetime) -> None:
         """Keep the mode, but make `at` the current time."""
         if self._mode == "running":

@@ -8,7 +8,6 @@ timestamps the broker reports are exact whatever the clock's mode.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -51,8 +50,8 @@ class BrokerEngine:
         self.accounts: dict[str, Account] = {}
         self.now: datetime | None = None
         self._events: list[_Event] = []
-        self._seq = itertools.count(1)
-        self._account_numbers = itertools.count(100000001)
+        self._seq = 0
+        self._account_numbers = 100000000
         self.trading = TradingDesk(self)
         self.transfers = TransferDesk(self)
 
@@ -71,7 +70,15 @@ class BrokerEngine:
         self.now = max(self.now or now, now)
 
     def schedule(self, at: datetime, action: Callable[[], None]) -> None:
-        heapq.heappush(self._events, _Event(at, next(self._seq), action))
+        heapq.heappush(self._events, _Event(at, self.next_seq(), action))
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _next_account_number(self) -> str:
+        self._account_numbers += 1
+        return str(self._account_numbers)
 
     @property
     def clock_now(self) -> datetime:
@@ -91,7 +98,7 @@ class BrokerEngine:
     ) -> Account:
         account = Account(
             id=account_id,
-            account_number=str(next(self._account_numbers)),
+            account_number=self._next_account_number(),
             status="ACTIVE",
             created_at=self.clock_now,
             contact=dict(contact),
@@ -114,7 +121,7 @@ class BrokerEngine:
         self, account: Account, kind: str, amount: Decimal, status: str, **refs: str | None
     ) -> LedgerEntry:
         entry = LedgerEntry(
-            seq=next(self._seq),
+            seq=self.next_seq(),
             kind=kind,
             amount=amount,
             status=status,

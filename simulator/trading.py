@@ -9,6 +9,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 from simulator import market_calendar as cal
@@ -97,7 +98,7 @@ class TradingDesk:
         )
         account.orders.append(order)
         clock = cal.market_clock(now)
-        engine.schedule(now if clock.is_open else clock.next_open, lambda: self._fill(account, order))
+        engine.schedule(now if clock.is_open else clock.next_open, partial(self._fill, account, order))
         return order
 
     def cancel_all(self, account_id: str) -> list[Order]:

@@ -7,10 +7,10 @@ the withdrawable cash or one that would push the rolling 24 h outgoing total ove
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simulator.faults import TransferOutcome
@@ -30,7 +30,7 @@ class TransferDesk:
         self._engine = engine
         self.outcome_rules: list[TransferOutcome] = []
         self.events: list[dict[str, Any]] = []
-        self._event_ids = itertools.count(1)
+        self._event_ids = 0
 
     @staticmethod
     def is_terminal(transfer: Transfer) -> bool:
@@ -62,7 +62,7 @@ class TransferDesk:
             approves_at=approves_at,
         )
         account.relationships.append(relationship)
-        engine.schedule(approves_at, lambda: self._approve(relationship))
+        engine.schedule(approves_at, partial(self._approve, relationship))
         engine.advance_to(now)  # a zero approval delay approves at once
         return relationship
 
@@ -123,7 +123,7 @@ class TransferDesk:
         account.transfers.append(transfer)
         self._event(transfer, "")
         delay = timedelta(seconds=engine.config.transfer_queued_seconds)
-        engine.schedule(now + delay, lambda: self._to_clearing(transfer))
+        engine.schedule(now + delay, partial(self._to_clearing, transfer))
         return transfer
 
     def cancel(self, account_id: str, transfer_id: str) -> None:
@@ -194,7 +194,7 @@ class TransferDesk:
             return
         self._set_status(transfer, "SENT_TO_CLEARING")
         delay = timedelta(seconds=self._engine.config.transfer_clearing_seconds)
-        self._engine.schedule(self._engine.clock_now + delay, lambda: self._complete(transfer))
+        self._engine.schedule(self._engine.clock_now + delay, partial(self._complete, transfer))
 
     def _complete(self, transfer: Transfer) -> None:
         if transfer.status != "SENT_TO_CLEARING":
@@ -204,11 +204,9 @@ class TransferDesk:
             self._engine.account(transfer.account_id).cash += transfer.amount
         if transfer.forced_outcome == "RETURNED":
             delay = timedelta(seconds=self._engine.config.transfer_return_seconds)
+            reason = transfer.forced_reason or "returned by the bank"
             self._engine.schedule(
-                self._engine.clock_now + delay,
-                lambda: self._finish_failed(
-                    transfer, "RETURNED", transfer.forced_reason or "returned by the bank"
-                ),
+                self._engine.clock_now + delay, partial(self._finish_failed, transfer, "RETURNED", reason)
             )
 
     def _finish_failed(self, transfer: Transfer, status: str, reason: str) -> None:
@@ -228,10 +226,14 @@ class TransferDesk:
         transfer.ledger.status, transfer.ledger.updated_at = status, now
         self._event(transfer, previous)
 
+    def _next_event_id(self) -> int:
+        self._event_ids += 1
+        return self._event_ids
+
     def _event(self, transfer: Transfer, status_from: str) -> None:
         self.events.append(
             {
-                "event_id": next(self._event_ids),
+                "event_id": self._next_event_id(),
                 "at": self._engine.clock_now,
                 "account_id": transfer.account_id,
                 "transfer_id": transfer.id,
