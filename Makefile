@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format venv clean preview-emails
+.PHONY: demo dev test lint format venv clean preview-emails
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ venv: $(STAMP)
 ## The legacy $150,000 closure end to end on the local stack; exits non-zero unless it completed cleanly.
 demo: $(STAMP)
 	$(PY) -m closure.demo
+
+## The long-running local stack (Temporal + UI, simulator, worker, API); pieces restart, state in .data/dev.
+dev: $(STAMP)
+	$(PY) -m closure.devstack run
 
 ## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running).
 test: $(STAMP) lint

@@ -54,6 +54,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: 
 class LocalStack:
     data_dir: Path
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    recipes: dict[str, tuple[list[str], dict[str, str] | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,28 @@ class LocalStack:
                 start_new_session=True,
             )
         self.processes.append((name, process))
+        self.recipes[name] = (args, env)
         return process, log
+
+    def restart_exited(self) -> list[str]:
+        """Start again every piece that has exited (state lives in files, so each one carries on)."""
+        restarted = []
+        for index, (name, process) in enumerate(self.processes):
+            if process.poll() is None:
+                continue
+            args, env = self.recipes[name]
+            log = self.data_dir / f"{name}.log"
+            with log.open("ab") as out:
+                replacement = subprocess.Popen(
+                    args,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **(env or {})},
+                    start_new_session=True,
+                )
+            self.processes[index] = (name, replacement)
+            restarted.append(name)
+        return restarted
 
     def temporal(self, port: int, ui_port: int, db_file: Path) -> str:
         binary = BIN / "temporal"
@@ -88,9 +110,9 @@ class LocalStack:
         _wait_for_port(port, process, "the Temporal dev server", log, timeout=60)
         return f"127.0.0.1:{port}"
 
-    def simulator(self, port: int, extra: list[str]) -> str:
+    def simulator(self, port: int, extra: list[str], env: dict[str, str] | None = None) -> str:
         args = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port), *extra]
-        process, log = self._spawn("simulator", args)
+        process, log = self._spawn("simulator", args, env)
         _wait_for_port(port, process, "the broker simulator", log, timeout=30)
         url = f"http://127.0.0.1:{port}"
         requests.get(f"{url}/_sim/health", timeout=5).raise_for_status()
