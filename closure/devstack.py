@@ -10,6 +10,7 @@ commands to close it.
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import time
 from decimal import Decimal
@@ -55,7 +56,12 @@ def environment() -> dict[str, str]:
     return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack the way Ctrl-C does: every piece, cleanly
+
+
 def run() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     env = environment()
     with LocalStack(DATA) as stack:
         stack.temporal(PORTS["temporal"], PORTS["ui"], DATA / "temporal.db")
