@@ -19,20 +19,27 @@ from closure.policy import ClosurePolicy
 
 
 class TemporalSettings(BaseModel):
-    address: str = "localhost:7233"
-    namespace: str = "default"
-    task_queue: str = "account-closure"
+    address: str = Field(
+        default="localhost:7233",
+        description="host:port of the frontend (Cloud: <ns>.<acct>.tmprl.cloud:7233).",
+    )
+    namespace: str = Field(default="default", description="Cloud: <ns>.<acct>.")
+    task_queue: str = Field(
+        default="account-closure", description="Where the workflow and its side effects run."
+    )
     api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key; implies TLS.")
-    tls: bool = False
-    tls_client_cert_path: Path | None = None
-    tls_client_key_path: Path | None = None
-    tls_server_root_ca_path: Path | None = None
+    tls: bool = Field(
+        default=False, description="TLS without client certificates (on by itself with an API key)."
+    )
+    tls_client_cert_path: Path | None = Field(default=None, description="mTLS client certificate (PEM).")
+    tls_client_key_path: Path | None = Field(default=None, description="mTLS client key (PEM).")
+    tls_server_root_ca_path: Path | None = Field(default=None, description="CA for a self-hosted cluster.")
     ui_url: str = Field(default="http://localhost:8233", description="Base of the links operators are given.")
 
 
 class AlpacaSettings(BaseModel):
-    api_key: SecretStr = SecretStr("simulator-key")
-    secret_key: SecretStr = SecretStr("simulator-secret")
+    api_key: SecretStr = Field(default=SecretStr("simulator-key"), description="Broker API key id.")
+    secret_key: SecretStr = Field(default=SecretStr("simulator-secret"), description="Broker API secret.")
     base_url: str | None = Field(
         default="http://127.0.0.1:8765",
         description="Broker API base URL (no trailing slash). Empty: Alpaca's own sandbox or live URL.",
