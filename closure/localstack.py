@@ -59,21 +59,23 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
-    def _spawn(
-        self, name: str, args: list[str], env: dict[str, str] | None = None
-    ) -> tuple[subprocess.Popen[bytes], Path]:
-        log = self.data_dir / f"{name}.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
+    def _popen(self, name: str, args: list[str], env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+        with (self.data_dir / f"{name}.log").open("ab") as out:
+            return subprocess.Popen(
                 args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
             )
+
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        process = self._popen(name, args, env)
         self.processes.append((name, process))
         self.recipes[name] = (args, env)
-        return process, log
+        return process, self.data_dir / f"{name}.log"
 
     def restart_exited(self) -> list[str]:
         """Start again every piece that has exited (state lives in files, so each one carries on)."""
@@ -82,16 +84,7 @@ class LocalStack:
             if process.poll() is None:
                 continue
             args, env = self.recipes[name]
-            log = self.data_dir / f"{name}.log"
-            with log.open("ab") as out:
-                replacement = subprocess.Popen(
-                    args,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **(env or {})},
-                    start_new_session=True,
-                )
-            self.processes[index] = (name, replacement)
+            self.processes[index] = (name, self._popen(name, args, env))
             restarted.append(name)
         return restarted
 

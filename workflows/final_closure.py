@@ -6,6 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
+    from closure.errors import BrokerStateUnexpected
     from closure.phases import ClosurePhase
 
 from workflows import notify
@@ -25,7 +26,9 @@ async def close(run: ClosureRun) -> ClosurePhase:
         if not view.is_flat:
             return ClosurePhase.LIQUIDATION
         if view.cash < 0:
-            raise ClosureHalted("BrokerStateUnexpected", f"the account's cash is negative ({view.cash})")
+            raise ClosureHalted(
+                BrokerStateUnexpected.__name__, f"the account's cash is negative ({view.cash})"
+            )
         if view.cash > 0:
             # Money arrived after the last transfer (a dividend, a returned deposit): send it too.
             return ClosurePhase.WITHDRAWAL if view.cash_withdrawable > 0 else ClosurePhase.SETTLEMENT

@@ -10,6 +10,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure.broker_types import AccountView
+    from closure.errors import LiquidationStalled
     from closure.phases import ClosurePhase
 
 from workflows.run import ClosureHalted, ClosureRun
@@ -28,7 +29,7 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
             run.state.sell_orders_placed = run.state.sell_orders_placed or bool(placed.sell_orders)
             if placed.refused and not placed.sell_orders and view.open_orders == 0:
                 raise ClosureHalted(
-                    "LiquidationStalled", "the broker refused to sell: " + "; ".join(placed.refused)
+                    LiquidationStalled.__name__, "the broker refused to sell: " + "; ".join(placed.refused)
                 )
         await _wait_for_fills(run, view)
         view = await _look(run)
@@ -54,7 +55,7 @@ async def _wait_for_fills(run: ClosureRun, view: AccountView) -> None:
         return
     if run.state.liquidation_open_seconds >= policy.liquidation_timeout.total_seconds():
         raise ClosureHalted(
-            "LiquidationStalled",
+            LiquidationStalled.__name__,
             f"{len(view.positions)} position(s) and {view.open_orders} open order(s) remain after "
             f"{policy.liquidation_timeout} of open market",
         )

@@ -6,6 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
+    from closure.errors import AccountNotEligible, NoApprovedAchRelationship
     from closure.money import format_usd
     from closure.phases import ClosurePhase
 
@@ -20,14 +21,16 @@ async def check_preconditions(run: ClosureRun) -> ClosurePhase:
         return ClosurePhase.FINAL_CLOSURE  # confirms, updates the user record and says goodbye
     if view.status != "ACTIVE":
         raise ClosureHalted(
-            "AccountNotEligible", f"the broker reports the account as {view.status}, not ACTIVE"
+            AccountNotEligible.__name__, f"the broker reports the account as {view.status}, not ACTIVE"
         )
     if view.account_blocked or view.transfers_blocked:
-        raise ClosureHalted("AccountNotEligible", "the account is blocked from transfers at the broker")
+        raise ClosureHalted(
+            AccountNotEligible.__name__, "the account is blocked from transfers at the broker"
+        )
     has_value = view.cash > 0 or bool(view.positions)
     if has_value and view.approved_relationship is None:
         raise ClosureHalted(
-            "NoApprovedAchRelationship",
+            NoApprovedAchRelationship.__name__,
             f"the account holds {format_usd(view.cash)} in cash and {len(view.positions)} position(s) but has no "
             "APPROVED ACH relationship to send the money to; nothing was sold or moved",
         )

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.mirror import MirrorActivities
     from closure import metrics
-    from closure.errors import TRANSIENT_ERROR_TYPES
+    from closure.errors import TRANSIENT_ERROR_TYPES, BrokerUnavailable
     from closure.mirror import MirrorWrite
     from closure.phases import ClosurePhase
     from closure.policy import ClosurePolicy
@@ -238,7 +238,7 @@ def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHa
     if isinstance(cause, TimeoutError):
         last = cause.cause.message if isinstance(cause.cause, ApplicationError) else "no answer"
         return ClosureHalted(
-            "BrokerUnavailable", f"{summary}: still failing after {budget} ({last})", transient=True
+            BrokerUnavailable.__name__, f"{summary}: still failing after {budget} ({last})", transient=True
         )
     return ClosureHalted(type(cause).__name__, f"{summary}: {cause}", transient=True)
 

@@ -7,6 +7,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure.broker_types import BusinessDeadlineInput
+    from closure.errors import BrokerStateUnexpected
     from closure.money import format_usd
     from closure.phases import ClosurePhase
 
@@ -22,7 +23,9 @@ async def settle(run: ClosureRun) -> ClosurePhase:
         if not view.is_flat:
             return ClosurePhase.LIQUIDATION
         if view.cash < 0:
-            raise ClosureHalted("BrokerStateUnexpected", f"the account's cash is negative ({view.cash})")
+            raise ClosureHalted(
+                BrokerStateUnexpected.__name__, f"the account's cash is negative ({view.cash})"
+            )
         if view.unsettled_cash == 0 and view.pending_transfer_in == 0:
             return ClosurePhase.WITHDRAWAL
         if state.settlement_alert_at is None:

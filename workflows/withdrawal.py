@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         TransferPlan,
         TransferView,
     )
+    from closure.errors import NoApprovedAchRelationship, TransferFailed
     from closure.money import format_usd
     from closure.phases import ClosurePhase
     from closure.progress import PendingChunk, TransferRecord
@@ -165,7 +166,7 @@ def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
     if failed:
         first = failed[0]
         raise ClosureHalted(
-            "TransferFailed",
+            TransferFailed.__name__,
             f"transfer {first.chunk} ({first.transfer_id}, {format_usd(first.amount)}) ended {first.status}"
             + (f": {first.reason}" if first.reason else "")
             + "; the money is back at the broker and will be sent again after an operator retries",
@@ -175,5 +176,7 @@ def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
 def _relationship_id(run: ClosureRun) -> str:
     relationship = run.state.relationship
     if relationship is None:
-        raise ClosureHalted("NoApprovedAchRelationship", "no APPROVED ACH relationship to send the money to")
+        raise ClosureHalted(
+            NoApprovedAchRelationship.__name__, "no APPROVED ACH relationship to send the money to"
+        )
     return relationship.id
