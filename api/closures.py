@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -174,7 +174,7 @@ class ClosureDesk:
             return ProgressPublic(**mirrored.model_dump(), source="mirror")
         handle = await self.handle(account_id)
         try:
-            queried = await handle.query(AccountClosureWorkflow.progress)
+            queried = await handle.query(AccountClosureWorkflow.progress, rpc_timeout=timedelta(seconds=10))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None

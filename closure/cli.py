@@ -29,6 +29,7 @@ from closure.money import format_usd
 from closure.operations import Action, OperationRefused, Operations, closure_query, list_closures
 from closure.phases import ClosurePhase
 from closure.settings import Settings
+from closure.stuck import find_stuck as find_stuck_closures
 from closure.temporal_client import connect
 
 T = TypeVar("T")
@@ -166,7 +167,7 @@ def list_(
 def find_stuck() -> None:
     """pending_closure without a workflow, closures waiting for ops, legacy state without a workflow, and
     closures whose broker state disagrees with their own."""
-    found = _run(lambda ops: ops.find_stuck())
+    found = _run(find_stuck_closures)
     table = _table("kind", "account", "detail")
     for s in found:
         table.add_row(s.kind, s.account_id, s.detail)

@@ -7,8 +7,7 @@ the admin API are thin faces over it. Every change has a dry run that says exact
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
 
 import redis
 from pydantic import BaseModel
@@ -31,9 +30,7 @@ from closure.starter import start_closure
 from workflows.account_closure import AccountClosureWorkflow
 
 ALL_CLOSURES = 'WorkflowType = "AccountClosureWorkflow"'
-StuckKind = Literal[
-    "pending_without_workflow", "needs_attention", "legacy_without_workflow", "broker_disagrees"
-]
+QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone must not hang the operator
 
 
 class ClosureSummary(BaseModel):
@@ -45,12 +42,6 @@ class ClosureSummary(BaseModel):
     status: str
     started_at: datetime | None
     closed_at: datetime | None
-
-
-class StuckClosure(BaseModel):
-    kind: StuckKind
-    account_id: str
-    detail: str
 
 
 class Action(BaseModel):
@@ -119,86 +110,17 @@ class Operations:
 
     async def progress(self, account_id: str) -> ClosureProgress:
         try:
-            return await self.handle(account_id).query(AccountClosureWorkflow.progress)
+            return await self.handle(account_id).query(
+                AccountClosureWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise OperationRefused(f"no closure for account {account_id}") from exc
-            raise
+            raise OperationRefused(
+                f"closure {account_id} did not answer ({exc.status.name}): is a worker up?"
+            ) from exc
 
-    # --- finding ---------------------------------------------------------------------------------------------
-
-    async def find_stuck(self) -> list[StuckClosure]:
-        stuck: list[StuckClosure] = []
-        for record in await run_in_threadpool(self.records.with_status, PENDING_CLOSURE):
-            status = await self.status_of(record.alpaca_account_id)
-            if status != WorkflowExecutionStatus.RUNNING:
-                state = status.name.lower() if status else "no workflow at all"
-                stuck.append(
-                    StuckClosure(
-                        kind="pending_without_workflow",
-                        account_id=record.alpaca_account_id,
-                        detail=f"user record says pending_closure; the workflow: {state}",
-                    )
-                )
-        for summary in await list_closures(
-            self.client, closure_query(needs_attention=True) + ' AND ExecutionStatus = "Running"'
-        ):
-            progress = await self.progress(summary.account_id or "")
-            reason = progress.attention.reason if progress.attention else "no reason recorded"
-            stuck.append(StuckClosure(kind="needs_attention", account_id=progress.account_id, detail=reason))
-        if self.redis is not None:
-            for account_id in await run_in_threadpool(legacy_accounts, self.redis):
-                if await self.status_of(account_id) is None:
-                    stuck.append(
-                        StuckClosure(
-                            kind="legacy_without_workflow",
-                            account_id=account_id,
-                            detail="legacy Redis closure state with no workflow; import it with import-legacy",
-                        )
-                    )
-        stuck += await self._disagreements()
-        return stuck
-
-    async def _disagreements(self) -> list[StuckClosure]:
-        found = []
-        for summary in await list_closures(self.client, ALL_CLOSURES + ' AND ExecutionStatus = "Running"'):
-            if summary.account_id is None:
-                continue
-            progress = await self.progress(summary.account_id)
-            view = await run_in_threadpool(self.broker.inspect_account, summary.account_id)
-            problems = []
-            if view.status == "ACCOUNT_CLOSED" and progress.phase not in (
-                ClosurePhase.FINAL_CLOSURE,
-                ClosurePhase.COMPLETED,
-            ):
-                problems.append(
-                    f"the broker says ACCOUNT_CLOSED but the closure is in {progress.phase.value}"
-                )
-            at_broker = {t.id: t for t in await self._outgoing(summary.account_id)}
-            for transfer in progress.transfers:
-                broker = at_broker.get(transfer.transfer_id)
-                if broker is None:
-                    problems.append(f"transfer {transfer.transfer_id} is not at the broker")
-                elif (
-                    broker.status != transfer.status
-                    and broker.is_terminal
-                    and progress.phase != ClosurePhase.NEEDS_ATTENTION
-                ):
-                    age = datetime.now(UTC) - (broker.updated_at or broker.created_at)
-                    if age > 2 * self.settings.closure_policy().transfer_poll_interval:
-                        problems.append(
-                            f"transfer {transfer.chunk} is {broker.status} at the broker since {age} "
-                            f"but {transfer.status} in the closure"
-                        )
-            if problems:
-                found.append(
-                    StuckClosure(
-                        kind="broker_disagrees", account_id=summary.account_id, detail="; ".join(problems)
-                    )
-                )
-        return found
-
-    async def _outgoing(self, account_id: str) -> list[TransferView]:
+    async def outgoing(self, account_id: str) -> list[TransferView]:
         transfers = await run_in_threadpool(self.gateway.outgoing_transfers, account_id)
         return sorted((transfer_view(t) for t in transfers), key=lambda t: t.created_at)
 
@@ -212,7 +134,7 @@ class Operations:
         known: list[LegacyTransfer],
         note: str,
     ) -> ClosureState:
-        outgoing = [t for t in await self._outgoing(account_id) if t.created_at >= since]
+        outgoing = [t for t in await self.outgoing(account_id) if t.created_at >= since]
         return closure_state(account_id, confirmation, since, known, outgoing, note)
 
     async def resume(self, account_id: str, dry_run: bool) -> Action:

@@ -1,0 +1,118 @@
+"""Finding stuck closures: every job the legacy fix-stuck script did, from Temporal, Supabase, Redis and the broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowExecutionStatus
+
+from closure.errors import ClosureError
+from closure.legacy import legacy_accounts
+from closure.operations import ALL_CLOSURES, OperationRefused, Operations, closure_query, list_closures
+from closure.phases import ClosurePhase
+from closure.records import PENDING_CLOSURE
+
+StuckKind = Literal[
+    "pending_without_workflow", "needs_attention", "legacy_without_workflow", "broker_disagrees", "check_failed"
+]  # fmt: skip
+
+
+class StuckClosure(BaseModel):
+    kind: StuckKind
+    account_id: str
+    detail: str
+
+
+async def find_stuck(ops: Operations) -> list[StuckClosure]:
+    return [
+        *await _pending_without_workflow(ops),
+        *await _waiting_for_ops(ops),
+        *await _legacy_without_workflow(ops),
+        *await _disagreements(ops),
+    ]
+
+
+async def _pending_without_workflow(ops: Operations) -> list[StuckClosure]:
+    stuck = []
+    for record in await run_in_threadpool(ops.records.with_status, PENDING_CLOSURE):
+        status = await ops.status_of(record.alpaca_account_id)
+        if status != WorkflowExecutionStatus.RUNNING:
+            state = status.name.lower() if status else "no workflow at all"
+            detail = f"user record says pending_closure; the workflow: {state}"
+            stuck.append(
+                StuckClosure(
+                    kind="pending_without_workflow", account_id=record.alpaca_account_id, detail=detail
+                )
+            )
+    return stuck
+
+
+async def _waiting_for_ops(ops: Operations) -> list[StuckClosure]:
+    stuck = []
+    query = closure_query(needs_attention=True) + ' AND ExecutionStatus = "Running"'
+    for summary in await list_closures(ops.client, query):
+        account_id = summary.account_id or summary.workflow_id
+        try:
+            progress = await ops.progress(account_id)
+        except OperationRefused as exc:
+            stuck.append(StuckClosure(kind="check_failed", account_id=account_id, detail=str(exc)))
+            continue
+        reason = progress.attention.reason if progress.attention else "no reason recorded"
+        stuck.append(StuckClosure(kind="needs_attention", account_id=account_id, detail=reason))
+    return stuck
+
+
+async def _legacy_without_workflow(ops: Operations) -> list[StuckClosure]:
+    if ops.redis is None:
+        return []
+    detail = "legacy Redis closure state with no workflow; import it with import-legacy"
+    return [
+        StuckClosure(kind="legacy_without_workflow", account_id=account_id, detail=detail)
+        for account_id in await run_in_threadpool(legacy_accounts, ops.redis)
+        if await ops.status_of(account_id) is None
+    ]
+
+
+async def _disagreements(ops: Operations) -> list[StuckClosure]:
+    stuck = []
+    for summary in await list_closures(ops.client, ALL_CLOSURES + ' AND ExecutionStatus = "Running"'):
+        if summary.account_id is None:
+            continue
+        try:
+            problems = await _disagreement(ops, summary.account_id)
+        except (OperationRefused, ClosureError) as exc:
+            stuck.append(StuckClosure(kind="check_failed", account_id=summary.account_id, detail=str(exc)))
+            continue
+        if problems:
+            detail = "; ".join(problems)
+            stuck.append(StuckClosure(kind="broker_disagrees", account_id=summary.account_id, detail=detail))
+    return stuck
+
+
+async def _disagreement(ops: Operations, account_id: str) -> list[str]:
+    """What the broker says that the closure does not know."""
+    progress = await ops.progress(account_id)
+    view = await run_in_threadpool(ops.broker.inspect_account, account_id)
+    problems = []
+    if view.status == "ACCOUNT_CLOSED" and progress.phase not in (
+        ClosurePhase.FINAL_CLOSURE,
+        ClosurePhase.COMPLETED,
+    ):
+        problems.append(f"the broker says ACCOUNT_CLOSED but the closure is in {progress.phase.value}")
+    at_broker = {t.id: t for t in await ops.outgoing(account_id)}
+    stale_after = 2 * ops.settings.closure_policy().transfer_poll_interval
+    for transfer in progress.transfers:
+        broker = at_broker.get(transfer.transfer_id)
+        if broker is None:
+            problems.append(f"transfer {transfer.transfer_id} is not at the broker")
+        elif broker.status != transfer.status and broker.is_terminal and not progress.needs_attention:
+            age = datetime.now(UTC) - (broker.updated_at or broker.created_at)
+            if age > stale_after:
+                problems.append(
+                    f"transfer {transfer.chunk} is {broker.status} at the broker since {age} "
+                    f"but {transfer.status} in the closure"
+                )
+    return problems
