@@ -38,15 +38,20 @@ class Simulator:
     requests: Counter[str] = field(default_factory=Counter)
     state_file: Path | None = None
 
+    changed: bool = False
+
     async def tick(self) -> datetime:
         now = await self.clock.now()
-        self.engine.advance_to(now)
+        self.changed = self.engine.advance_to(now) or self.changed
         return now
 
-    def persist(self) -> None:
-        """Write the whole broker to the state file (atomically), so a restarted simulator carries on."""
-        if self.state_file is None:
+    def persist(self, request_changed: bool) -> None:
+        """Write the whole broker to the state file (atomically) after anything changed it, so a restarted
+        simulator carries on."""
+        self.changed = self.changed or request_changed
+        if self.state_file is None or not self.changed:
             return
+        self.changed = False
         temporary = self.state_file.with_suffix(".tmp")
         with temporary.open("wb") as out:
             pickle.dump({"engine": self.engine, "clock": self.clock.snapshot()}, out)
@@ -97,7 +102,7 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
         account_id = request.path_params.get("account_id")
         response = await _serve(sim, request, label, account_id, handler, status)
         sim.requests[f"{label} {response.status_code}"] += 1
-        sim.persist()
+        sim.persist(request_changed=request.method != "GET")
         return response
 
     return Route(path, endpoint, methods=[method])

@@ -61,7 +61,7 @@ def control(handler: Any) -> Any:
             return error_response(exc.status, exc.message, exc.code)
         except ClockError as exc:
             return error_response(409, str(exc), 40910001)
-        _sim(request).persist()
+        _sim(request).persist(request_changed=request.method != "GET")
         return result if isinstance(result, Response) else JSONResponse(result)
 
     return endpoint

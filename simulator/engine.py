@@ -61,13 +61,16 @@ class BrokerEngine:
 
     # --- time -----------------------------------------------------------------------------------------------
 
-    def advance_to(self, now: datetime) -> None:
-        """Run every event due by `now`, each at its own time."""
+    def advance_to(self, now: datetime) -> bool:
+        """Run every event due by `now`, each at its own time; True if any ran."""
+        ran = False
         while self._events and self._events[0].at <= now:
             event = heapq.heappop(self._events)
             self.now = max(self.now or event.at, event.at)
             event.action()
+            ran = True
         self.now = max(self.now or now, now)
+        return ran
 
     def schedule(self, at: datetime, action: Callable[[], None]) -> None:
         heapq.heappush(self._events, _Event(at, self.next_seq(), action))
