@@ -6,12 +6,12 @@ the admin API are thin faces over it. Every change has a dry run that says exact
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import redis
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -121,7 +121,7 @@ class Operations:
             ) from exc
 
     async def outgoing(self, account_id: str) -> list[TransferView]:
-        transfers = await run_in_threadpool(self.gateway.outgoing_transfers, account_id)
+        transfers = await asyncio.to_thread(self.gateway.outgoing_transfers, account_id)
         return sorted((transfer_view(t) for t in transfers), key=lambda t: t.created_at)
 
     # --- changing --------------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class Operations:
                 detail=f"already running ({progress.phase.value})",
                 done=False,
             )
-        record = await run_in_threadpool(self.records.by_account, account_id)
+        record = await asyncio.to_thread(self.records.by_account, account_id)
         if record is None:
             raise OperationRefused(f"no user record for account {account_id}; nothing says it should close")
         if record.status == CLOSED:
@@ -165,16 +165,16 @@ class Operations:
         return Action(account_id=account_id, action="started", detail=detail, done=True)
 
     async def resume_all(self, dry_run: bool) -> list[Action]:
-        pending = await run_in_threadpool(self.records.with_status, PENDING_CLOSURE)
+        pending = await asyncio.to_thread(self.records.with_status, PENDING_CLOSURE)
         return [await self.resume(record.alpaca_account_id, dry_run) for record in pending]
 
     async def import_legacy(self, account_id: str | None, dry_run: bool) -> list[Action]:
         if self.redis is None:
             raise OperationRefused("set REDIS_URL to read the legacy closure state")
-        accounts = [account_id] if account_id else await run_in_threadpool(legacy_accounts, self.redis)
+        accounts = [account_id] if account_id else await asyncio.to_thread(legacy_accounts, self.redis)
         actions = []
         for account in accounts:
-            legacy = await run_in_threadpool(read_legacy, self.redis, account)
+            legacy = await asyncio.to_thread(read_legacy, self.redis, account)
             if legacy is None:
                 actions.append(
                     Action(account_id=account, action="none", detail="no legacy state", done=False)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowExecutionStatus
 
 from closure.errors import ClosureError
@@ -37,7 +37,7 @@ async def find_stuck(ops: Operations) -> list[StuckClosure]:
 
 async def _pending_without_workflow(ops: Operations) -> list[StuckClosure]:
     stuck = []
-    for record in await run_in_threadpool(ops.records.with_status, PENDING_CLOSURE):
+    for record in await asyncio.to_thread(ops.records.with_status, PENDING_CLOSURE):
         status = await ops.status_of(record.alpaca_account_id)
         if status != WorkflowExecutionStatus.RUNNING:
             state = status.name.lower() if status else "no workflow at all"
@@ -71,7 +71,7 @@ async def _legacy_without_workflow(ops: Operations) -> list[StuckClosure]:
     detail = "legacy Redis closure state with no workflow; import it with import-legacy"
     return [
         StuckClosure(kind="legacy_without_workflow", account_id=account_id, detail=detail)
-        for account_id in await run_in_threadpool(legacy_accounts, ops.redis)
+        for account_id in await asyncio.to_thread(legacy_accounts, ops.redis)
         if await ops.status_of(account_id) is None
     ]
 
@@ -95,7 +95,7 @@ async def _disagreements(ops: Operations) -> list[StuckClosure]:
 async def _disagreement(ops: Operations, account_id: str) -> list[str]:
     """What the broker says that the closure does not know."""
     progress = await ops.progress(account_id)
-    view = await run_in_threadpool(ops.broker.inspect_account, account_id)
+    view = await asyncio.to_thread(ops.broker.inspect_account, account_id)
     problems = []
     if view.status == "ACCOUNT_CLOSED" and progress.phase not in (
         ClosurePhase.FINAL_CLOSURE,
