@@ -16,6 +16,7 @@ import requests
 from alpaca.broker import BrokerClient
 from alpaca.common.exceptions import APIError
 from pydantic import ValidationError
+from urllib3.exceptions import NewConnectionError
 
 from closure import metrics
 from closure.errors import (
@@ -83,11 +84,21 @@ class BrokerConnection:
         return result
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True only when no connection was made, so the broker cannot have seen the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
 def _translate(what: str, exc: Exception) -> Exception:
     if isinstance(exc, APIError):
         return translate_api_error(what, exc)
     if isinstance(exc, requests.Timeout | requests.ConnectionError):
-        return BrokerUnavailable(f"{what}: broker unreachable ({type(exc).__name__})")
+        return BrokerUnavailable(
+            f"{what}: broker unreachable ({type(exc).__name__})", processed_maybe=not _never_sent(exc)
+        )
     if isinstance(exc, requests.RequestException):
         return BrokerUnavailable(f"{what}: request failed ({type(exc).__name__}: {exc})")
     if isinstance(exc, ValidationError):
@@ -107,7 +118,9 @@ def _broker_message(exc: APIError) -> str:
 def translate_api_error(what: str, exc: APIError) -> ClosureError:
     status = exc.status_code or 0
     message = f"{what}: broker answered {status}: {_broker_message(exc)}"
-    if status in (408, 429) or status >= 500:
+    if status == 429:
+        return BrokerUnavailable(message, processed_maybe=False)  # the rate limiter turned it away
+    if status == 408 or status >= 500:
         return BrokerUnavailable(message)
     if status == 401:
         return BrokerAuthFailed(message)

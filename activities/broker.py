@@ -29,8 +29,10 @@ from closure.broker_types import (
     LiquidationOrders,
     PlanWithdrawalInput,
     PositionView,
+    ReviewTransfersInput,
     TrackTransfersInput,
     TransferPlan,
+    TransferReview,
     TransferView,
 )
 from closure.errors import (
@@ -38,6 +40,8 @@ from closure.errors import (
     AccountNotClosedYet,
     BrokerRequestRefused,
     BrokerStateUnexpected,
+    BrokerUnavailable,
+    WithdrawalOutcomeUnknown,
     WithdrawalRefused,
 )
 from closure.money import ZERO, cents, parse_money
@@ -69,6 +73,14 @@ def _relationship_view(r: ACHRelationship) -> AchRelationshipView:
         account_last4=str(r.bank_account_number or "")[-4:],
         nickname=r.nickname,
     )
+
+
+def _tracked(outgoing: list[TransferView], ids: list[str]) -> list[TransferView]:
+    by_id = {t.id: t for t in outgoing}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
+    return [by_id[i] for i in ids]
 
 
 class BrokerActivities:
@@ -153,10 +165,7 @@ class BrokerActivities:
         used = sum((t.amount for t in in_window), ZERO)
         limit_left = max(request.daily_limit - used, ZERO)
         withdrawable = parse_money(acct.cash_withdrawable)
-        tracked = {t.id: t for t in outgoing}
-        missing = [i for i in request.tracked_transfer_ids if i not in tracked]
-        if missing:
-            raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
+        known = None if request.known_transfer_ids is None else set(request.known_transfer_ids)
         return TransferPlan(
             broker_now=now,
             cash=parse_money(acct.cash),
@@ -166,7 +175,8 @@ class BrokerActivities:
             amount=cents(min(withdrawable, limit_left)),
             window_frees_at=min(t.created_at for t in in_window) + DAILY_WINDOW if in_window else None,
             outgoing_before=[t.id for t in outgoing],
-            tracked=[tracked[i] for i in request.tracked_transfer_ids],
+            tracked=_tracked(outgoing, request.tracked_transfer_ids),
+            unknown=[] if known is None else [t for t in outgoing if t.id not in known],
         )
 
     @activity.defn(name="broker.create_withdrawal")
@@ -188,15 +198,26 @@ class BrokerActivities:
             created = self._broker.create_transfer(request.account_id, body)
         except BrokerRequestRefused as exc:
             raise WithdrawalRefused(str(exc)) from exc
+        except BrokerUnavailable as exc:
+            if exc.processed_maybe:
+                raise WithdrawalOutcomeUnknown(f"{request.chunk_key}: {exc}") from exc
+            raise
         return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=transfer_view(created), adopted=False)
 
     @activity.defn(name="broker.track_transfers")
     def track_transfers(self, request: TrackTransfersInput) -> list[TransferView]:
-        outgoing = {t.id: t for t in self._outgoing(request.account_id)}
-        missing = [i for i in request.transfer_ids if i not in outgoing]
-        if missing:
-            raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
-        return [outgoing[i] for i in request.transfer_ids]
+        return _tracked(self._outgoing(request.account_id), request.transfer_ids)
+
+    @activity.defn(name="broker.review_transfers")
+    def review_transfers(self, request: ReviewTransfersInput) -> TransferReview:
+        """The closure's transfers as the broker lists them now, and any outgoing one nobody accounts for."""
+        outgoing = self._outgoing(request.account_id)
+        known = set(request.known_transfer_ids)
+        return TransferReview(
+            broker_now=self._clock().now,
+            tracked=_tracked(outgoing, request.tracked_transfer_ids),
+            unknown=[t for t in outgoing if t.id not in known],
+        )
 
     # --- closing --------------------------------------------------------------------------------------------
 
@@ -223,5 +244,6 @@ class BrokerActivities:
             self.plan_withdrawal,
             self.create_withdrawal,
             self.track_transfers,
+            self.review_transfers,
             self.close_account,
         ]

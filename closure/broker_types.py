@@ -93,6 +93,11 @@ class PlanWithdrawalInput(BaseModel):
     account_id: str
     daily_limit: Money
     tracked_transfer_ids: list[str] = Field(default_factory=list)
+    known_transfer_ids: list[str] | None = Field(
+        default=None,
+        description="Every outgoing transfer the closure accounts for; any other is reported as unknown. "
+        "None on the first look, before the closure knows which transfers predate it.",
+    )
 
 
 class TransferPlan(BaseModel):
@@ -113,6 +118,10 @@ class TransferPlan(BaseModel):
         description="Ids of every outgoing transfer that exists now; a later one is ours to adopt."
     )
     tracked: list[TransferView] = Field(default_factory=list, description="Current state of our transfers.")
+    unknown: list[TransferView] = Field(
+        default_factory=list,
+        description="Outgoing transfers not in `known_transfer_ids`: no chunk owns them.",
+    )
 
 
 class CreateWithdrawalInput(BaseModel):
@@ -134,6 +143,22 @@ class CreatedWithdrawal(BaseModel):
 class TrackTransfersInput(BaseModel):
     account_id: str
     transfer_ids: list[str]
+
+
+class ReviewTransfersInput(BaseModel):
+    account_id: str
+    tracked_transfer_ids: list[str]
+    known_transfer_ids: list[str] = Field(
+        description="Every outgoing transfer the closure accounts for; any other is reported as unknown."
+    )
+
+
+class TransferReview(BaseModel):
+    """One read of the broker's outgoing transfer list, against what the closure knows."""
+
+    broker_now: AwareDatetime
+    tracked: list[TransferView]
+    unknown: list[TransferView]
 
 
 class BusinessDeadlineInput(BaseModel):

@@ -26,9 +26,17 @@ class ClosureError(Exception):
 
 
 class BrokerUnavailable(ClosureError):
-    """The broker answered 429/5xx, timed out, or could not be reached."""
+    """The broker answered 429/5xx, timed out, or could not be reached.
+
+    `processed_maybe` says whether the broker may have acted on the request all the same (a timeout or a 5xx
+    after it was sent); False only when it certainly did not (no connection was made, or a 429).
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, processed_maybe: bool = True) -> None:
+        super().__init__(message)
+        self.processed_maybe = processed_maybe
 
 
 class AccountNotClosedYet(ClosureError):
@@ -66,6 +74,13 @@ class NoApprovedAchRelationship(ClosureError):
 
 class WithdrawalRefused(ClosureError):
     """The broker refused to create an outgoing transfer (limit, funds, blocked)."""
+
+
+class WithdrawalOutcomeUnknown(ClosureError):
+    """A transfer create was sent and no answer came back (timeout, reset, 5xx): it may yet be processed.
+
+    Not retried by Temporal: the workflow quarantines the chunk until the transfer appears or a hold passes.
+    """
 
 
 class AccountCloseRefused(ClosureError):

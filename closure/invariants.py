@@ -82,16 +82,21 @@ def daily_limit_respected(raw_ledger: dict[str, Any], limit: Decimal) -> list[st
 
 
 def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress) -> list[str]:
-    """One transfer per chunk key, and no outgoing transfer the closure does not account for."""
+    """One transfer per chunk key, and no outgoing transfer the closure does not account for: each one
+    is a chunk's, or is listed as unowned with an ops alert naming it."""
     _, _, lines = parse_ledger(raw_ledger)
     problems = []
     keys = Counter(t.chunk_key for t in progress.transfers)
     problems += [f"chunk {key} has {n} transfers" for key, n in keys.items() if n > 1]
     ours = Counter(t.transfer_id for t in progress.transfers)
     problems += [f"transfer {tid} is claimed by {n} chunks" for tid, n in ours.items() if n > 1]
+    unowned = {t.transfer_id for t in progress.unowned_transfers}
+    alerted = " ".join(a.message for a in progress.alerts if a.kind == "unowned_transfer")
+    problems += [f"unowned transfer {tid} was never alerted" for tid in unowned if tid not in alerted]
     at_broker = {ln.transfer_id for ln in lines if ln.kind == "withdrawal"}
     problems += [
-        f"outgoing transfer {tid} at the broker belongs to no chunk" for tid in at_broker - set(ours)
+        f"outgoing transfer {tid} at the broker belongs to no chunk and was not reported"
+        for tid in at_broker - set(ours) - unowned
     ]
     return problems
 

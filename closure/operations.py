@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -31,6 +32,8 @@ from workflows.account_closure import AccountClosureWorkflow
 
 ALL_CLOSURES = 'WorkflowType = "AccountClosureWorkflow"'
 QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone must not hang the operator
+# A workflow task on its third attempt has failed twice: code, not a passing hiccup.
+FAILING_TASK_ATTEMPTS = 3
 
 
 class ClosureSummary(BaseModel):
@@ -119,6 +122,26 @@ class Operations:
             raise OperationRefused(
                 f"closure {account_id} did not answer ({exc.status.name}): is a worker up?"
             ) from exc
+
+    async def workflow_task_failure(self, workflow_id: str) -> str | None:
+        """Why the workflow's tasks keep failing (the closure cannot move at all), or None if they do not."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            return None if exc.status == RPCStatusCode.NOT_FOUND else f"cannot describe it: {exc.status.name}"
+        pending = described.raw_description.pending_workflow_task
+        if pending.attempt < FAILING_TASK_ATTEMPTS:
+            return None
+        last = "no failure recorded"
+        async for event in handle.fetch_history_events(rpc_timeout=QUERY_TIMEOUT):
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failure = event.workflow_task_failed_event_attributes.failure
+                last = f"{failure.application_failure_info.type or 'error'}: {failure.message}"
+        since = pending.original_scheduled_time.ToDatetime(tzinfo=UTC)
+        return (
+            f"workflow task failing (attempt {pending.attempt}, since {since:%Y-%m-%d %H:%M:%S} UTC): {last}"
+        )
 
     async def outgoing(self, account_id: str) -> list[TransferView]:
         transfers = await asyncio.to_thread(self.gateway.outgoing_transfers, account_id)

@@ -61,6 +61,26 @@ class ClosurePolicy(BaseModel):
             "request timeout, so a slow create has landed before the broker's list is read again."
         ),
     )
+    ambiguous_create_hold: timedelta = Field(
+        default=timedelta(minutes=15),
+        description=(
+            "After a transfer create whose outcome is unknown (timeout, reset, 5xx), how long the chunk stays "
+            "quarantined with the broker's list unchanged before it may be created again. Longer than the broker "
+            "can take to process a request it has received; a transfer that appears meanwhile is adopted."
+        ),
+    )
+    returns_watch: int = Field(
+        default=3,
+        ge=0,
+        description=(
+            "Bank business days a COMPLETE transfer is watched for an ACH return before the account is closed. "
+            "R01-R04 returns come back within about two bank days; one more day covers the broker posting it."
+        ),
+    )
+    returns_poll_interval: timedelta = Field(
+        default=timedelta(hours=24),
+        description="How often the transfer list is read during the returns watch (a wake signal reads it now).",
+    )
     attention_auto_retry: timedelta = Field(
         default=timedelta(hours=1),
         description="When a closure waits for ops because the broker was unreachable, it tries again after this.",
@@ -85,6 +105,8 @@ class ClosurePolicy(BaseModel):
         "transfer_poll_interval",
         "close_verify_interval",
         "broker_retry_budget",
+        "ambiguous_create_hold",
+        "returns_poll_interval",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
@@ -116,5 +138,6 @@ _BUSINESS_WAITS = (
     "market_open_grace",
     "settlement_poll_interval",
     "transfer_poll_interval",
+    "returns_poll_interval",
     "attention_auto_retry",
 )

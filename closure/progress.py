@@ -75,6 +75,11 @@ class PendingChunk(BaseModel):
     amount: Money
     relationship_id: str
     outgoing_before: list[str]
+    hold_until: AwareDatetime | None = Field(
+        default=None,
+        description="Set while a create's outcome is unknown: no new create for this chunk before then "
+        "(workflow time), unless the transfer appears first and is adopted.",
+    )
 
 
 class ClosureState(BaseModel):
@@ -89,6 +94,14 @@ class ClosureState(BaseModel):
     last_cash: Money = ZERO
     last_withdrawable: Money = ZERO
     transfers: list[TransferRecord] = Field(default_factory=list)
+    unowned: list[TransferRecord] = Field(
+        default_factory=list,
+        description="Outgoing transfers made during the closure that no chunk owns (a late create, a manual "
+        "one); counted in what left the account and alerted.",
+    )
+    foreign_transfer_ids: list[str] | None = Field(
+        default=None, description="Outgoing transfers that predate the closure's first look at the list."
+    )
     pending_chunk: PendingChunk | None = None
     sell_orders_placed: bool = False
     next_action_at: AwareDatetime | None = None
@@ -109,16 +122,24 @@ class ClosureState(BaseModel):
         return max(sent) + spacing if sent else None
 
     @property
+    def outgoing(self) -> list[TransferRecord]:
+        """Everything that left (or is leaving) the account during the closure: its chunks and unowned ones."""
+        return [*self.transfers, *self.unowned]
+
+    def known_transfer_ids(self) -> list[str]:
+        return [t.transfer_id for t in self.outgoing] + list(self.foreign_transfer_ids or [])
+
+    @property
     def money_has_moved(self) -> bool:
-        return self.pending_chunk is not None or any(not t.failed for t in self.transfers)
+        return self.pending_chunk is not None or any(not t.failed for t in self.outgoing)
 
     @property
     def amount_sent(self) -> Decimal:
-        return sum((t.amount for t in self.transfers if not t.failed), ZERO)
+        return sum((t.amount for t in self.outgoing if not t.failed), ZERO)
 
     @property
     def amount_completed(self) -> Decimal:
-        return sum((t.amount for t in self.transfers if t.status == TRANSFER_SUCCESS), ZERO)
+        return sum((t.amount for t in self.outgoing if t.status == TRANSFER_SUCCESS), ZERO)
 
 
 class ClosureInput(BaseModel):
@@ -151,6 +172,9 @@ class ClosureProgress(BaseModel):
     amount_completed: Money = Field(description="Confirmed COMPLETE by the broker.")
     amount_remaining: Money = Field(description="Withdrawable cash still at the broker at the last look.")
     transfers: list[TransferRecord]
+    unowned_transfers: list[TransferRecord] = Field(
+        default_factory=list, description="Outgoing transfers no chunk owns; counted in the amounts above."
+    )
     next_action_at: AwareDatetime | None
     started_at: AwareDatetime | None
     completed_at: AwareDatetime | None
@@ -189,6 +213,7 @@ class ClosureProgress(BaseModel):
             amount_completed=state.amount_completed,
             amount_remaining=state.last_withdrawable,
             transfers=list(state.transfers),
+            unowned_transfers=list(state.unowned),
             next_action_at=state.next_action_at,
             started_at=state.started_at,
             completed_at=state.completed_at,

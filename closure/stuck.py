@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
@@ -11,13 +11,17 @@ from temporalio.client import WorkflowExecutionStatus
 
 from closure.errors import ClosureError
 from closure.legacy import legacy_accounts
+from closure.money import ZERO, format_usd, parse_money
 from closure.operations import ALL_CLOSURES, OperationRefused, Operations, closure_query, list_closures
-from closure.phases import ClosurePhase
+from closure.phases import TRANSFER_SUCCESS, ClosurePhase
 from closure.records import PENDING_CLOSURE
 
 StuckKind = Literal[
-    "pending_without_workflow", "needs_attention", "legacy_without_workflow", "broker_disagrees", "check_failed"
+    "pending_without_workflow", "needs_attention", "legacy_without_workflow", "broker_disagrees",
+    "money_after_close", "workflow_task_failing", "check_failed",
 ]  # fmt: skip
+# Late ACH returns (R05, R07, R10) can come up to 60 days after the transfer.
+AFTER_CLOSE_WATCH = timedelta(days=60)
 
 
 class StuckClosure(BaseModel):
@@ -32,6 +36,8 @@ async def find_stuck(ops: Operations) -> list[StuckClosure]:
         *await _waiting_for_ops(ops),
         *await _legacy_without_workflow(ops),
         *await _disagreements(ops),
+        *await _failing_workflow_tasks(ops),
+        *await _closed_with_money(ops),
     ]
 
 
@@ -116,3 +122,55 @@ async def _disagreement(ops: Operations, account_id: str) -> list[str]:
                     f"but {transfer.status} in the closure"
                 )
     return problems
+
+
+async def _closed_with_money(ops: Operations) -> list[StuckClosure]:
+    since = (datetime.now(UTC) - AFTER_CLOSE_WATCH).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = f'{ALL_CLOSURES} AND ExecutionStatus = "Completed" AND CloseTime > "{since}"'
+    stuck = []
+    for summary in await list_closures(ops.client, query):
+        if summary.account_id is None:
+            continue
+        try:
+            stuck += await money_after_close(ops, summary.account_id)
+        except (OperationRefused, ClosureError) as exc:
+            stuck.append(StuckClosure(kind="check_failed", account_id=summary.account_id, detail=str(exc)))
+    return stuck
+
+
+async def money_after_close(ops: Operations, account_id: str) -> list[StuckClosure]:
+    """A completed closure whose account holds money again: a late return, a late credit."""
+    progress = await ops.progress(account_id)
+    if progress.phase != ClosurePhase.COMPLETED:
+        return []
+    account = await asyncio.to_thread(ops.gateway.trade_account, account_id)
+    cash = parse_money(account.cash)
+    at_broker = {t.id: t for t in await ops.outgoing(account_id)}
+    came_back = [
+        f"transfer {t.transfer_id} ({format_usd(t.amount)}) is {broker.status} at the broker"
+        + (f" ({broker.reason})" if broker.reason else "")
+        + f" but was {t.status} when the account was closed"
+        for t in [*progress.transfers, *progress.unowned_transfers]
+        if t.status == TRANSFER_SUCCESS
+        and (broker := at_broker.get(t.transfer_id)) is not None
+        and broker.status != TRANSFER_SUCCESS
+    ]
+    if cash == ZERO and not came_back:
+        return []
+    detail = "; ".join([f"the closed account holds {format_usd(cash)}", *came_back])
+    return [StuckClosure(kind="money_after_close", account_id=account_id, detail=detail)]
+
+
+async def _failing_workflow_tasks(ops: Operations) -> list[StuckClosure]:
+    stuck = []
+    for summary in await list_closures(ops.client, ALL_CLOSURES + ' AND ExecutionStatus = "Running"'):
+        failure = await ops.workflow_task_failure(summary.workflow_id)
+        if failure is not None:
+            stuck.append(
+                StuckClosure(
+                    kind="workflow_task_failing",
+                    account_id=summary.account_id or summary.workflow_id,
+                    detail=failure,
+                )
+            )
+    return stuck

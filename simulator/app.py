@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import heapq
 import os
 import pickle
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,19 @@ from starlette.routing import Route
 
 from simulator.clock import SimClock
 from simulator.engine import BrokerEngine
-from simulator.faults import FaultBook
+from simulator.faults import FaultBook, FaultRule
 from simulator.model import BrokerApiError
 
 Handler = Callable[["Simulator", Request], Awaitable[Any]]
+
+
+@dataclass(order=True)
+class LateRequest:
+    """A request the broker has received but will only process at `due` (broker clock)."""
+
+    due: datetime
+    seq: int
+    process: Callable[[], Awaitable[None]] = field(compare=False)
 
 
 @dataclass
@@ -39,11 +49,21 @@ class Simulator:
     state_file: Path | None = None
 
     changed: bool = False
+    late: list[LateRequest] = field(default_factory=list)
 
     async def tick(self) -> datetime:
+        """Bring the broker up to its clock: scheduled events and queued late requests, each at its time."""
         now = await self.clock.now()
+        while self.late and self.late[0].due <= now:
+            queued = heapq.heappop(self.late)
+            self.engine.advance_to(queued.due)
+            await queued.process()
+            self.changed = True
         self.changed = self.engine.advance_to(now) or self.changed
         return now
+
+    def queue_late(self, due: datetime, process: Callable[[], Awaitable[None]]) -> None:
+        heapq.heappush(self.late, LateRequest(due, self.engine.next_seq(), process))
 
     def persist(self, request_changed: bool) -> None:
         """Write the whole broker to the state file (atomically) after anything changed it, so a restarted
@@ -117,20 +137,51 @@ async def _serve(
     fault = sim.faults.pick(method, label.split(" ", 1)[1], account_id)
     if fault is not None and fault.kind == "error":
         return error_response(fault.status, f"simulated fault on {label}")
+    if fault is not None:
+        # Read the body before any wait: a caller that hangs up meanwhile must not make the request vanish.
+        await request.body()
+    if fault is not None and fault.kind == "late":
+        return await _serve_late(sim, request, label, handler, status, fault)
     if fault is not None and fault.kind in ("latency", "timeout"):
         await asyncio.sleep(fault.latency_seconds)
         if fault.kind == "timeout":
             return error_response(fault.status, f"simulated timeout on {label}")
     await sim.tick()
-    try:
-        response = _as_response(await handler(sim, request), status)
-    except BrokerApiError as exc:
-        response = error_response(exc.status, exc.message, exc.code, **exc.extra)
+    response = await _handle(sim, request, handler, status)
     if fault is not None and fault.kind == "lost_response":
         # The work is done and recorded; the caller never hears about it.
         await asyncio.sleep(fault.latency_seconds)
         return error_response(fault.status, f"simulated lost response on {label}")
     return response
+
+
+async def _handle(sim: Simulator, request: Request, handler: Handler, status: int) -> Response:
+    try:
+        return _as_response(await handler(sim, request), status)
+    except BrokerApiError as exc:
+        return error_response(exc.status, exc.message, exc.code, **exc.extra)
+
+
+async def _serve_late(
+    sim: Simulator, request: Request, label: str, handler: Handler, status: int, fault: FaultRule
+) -> Response:
+    """Queue the request for `latency_seconds` of broker time; answer when it is done, or give up first."""
+    answered: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+
+    async def process() -> None:
+        response = await _handle(sim, request, handler, status)
+        if not answered.done():
+            answered.set_result(response)
+
+    arrived = await sim.tick()
+    sim.queue_late(arrived + timedelta(seconds=fault.latency_seconds), process)
+    try:
+        return await asyncio.wait_for(asyncio.shield(answered), timeout=fault.latency_seconds)
+    except TimeoutError:
+        await sim.tick()
+        if answered.done():
+            return answered.result()
+        return error_response(fault.status, f"simulated late processing on {label}: the request is queued")
 
 
 def build_app(sim: Simulator | None = None) -> Starlette:

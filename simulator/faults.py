@@ -3,6 +3,13 @@
 A rule names a route as `"METHOD /v1/path/{param}"` exactly as the route table spells it (or `"*"`, or a
 method with `*` such as `"GET *"`), and fires on a share of matching requests (`rate`, seeded so a run is
 repeatable) and/or a number of them (`count`).
+
+Kinds: `error` answers `status` at once, doing nothing; `latency` waits `latency_seconds` (real time), then
+does the work and answers, even if the caller has hung up meanwhile; `timeout` waits, then answers `status`
+without doing the work; `lost_response` does the work, waits, then answers `status`; `late` queues the
+request and does the work `latency_seconds` later *on the broker's clock* (so it lines up with a clock that
+follows Temporal's skipped time), answering the caller then if it is still there, or `status` after
+`latency_seconds` of real time: a create the broker processes after the client's timeout.
 """
 
 from __future__ import annotations
@@ -10,12 +17,15 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-FaultKind = Literal["error", "latency", "timeout", "lost_response"]
+_METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
+FaultKind = Literal["error", "latency", "timeout", "lost_response", "late"]
 
 
 class FaultRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not install a rule that never fires
+
     route: str = Field(default="*", description='"*", "GET *" or "POST /v1/accounts/{account_id}/transfers"')
     kind: FaultKind = "error"
     status: int = Field(default=503, ge=400, le=599, description="Status of an error (and of a late answer).")
@@ -24,10 +34,20 @@ class FaultRule(BaseModel):
     skip: int = Field(default=0, ge=0, description="Let this many matching requests through first.")
     account_id: str | None = Field(default=None, description="Only requests for this account.")
     latency_seconds: float = Field(
-        default=0.0, ge=0, description="Delay for latency, timeout, lost_response."
+        default=0.0, ge=0, description="Delay for latency, timeout, lost_response, late."
     )
     hits: int = 0
     seen: int = 0
+
+    @field_validator("route")
+    @classmethod
+    def _route_shape(cls, route: str) -> str:
+        if route == "*":
+            return route
+        method, _, path = route.partition(" ")
+        if method.upper() not in _METHODS or not (path == "*" or path.startswith("/")):
+            raise ValueError(f'route must be "*", "METHOD *" or "METHOD /v1/path", not {route!r}')
+        return route
 
     def matches(self, method: str, route: str, account_id: str | None) -> bool:
         if self.account_id is not None and self.account_id != account_id:
@@ -41,6 +61,8 @@ class FaultRule(BaseModel):
 class TransferOutcome(BaseModel):
     """Force the nth outgoing transfer of an account (or of any account) to end REJECTED or RETURNED."""
 
+    model_config = ConfigDict(extra="forbid")
+
     status: Literal["REJECTED", "RETURNED"]
     nth: int = Field(ge=1)
     account_id: str | None = None
@@ -49,6 +71,8 @@ class TransferOutcome(BaseModel):
 
 
 class FaultSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rules: list[FaultRule] = Field(default_factory=list)
     transfer_outcomes: list[TransferOutcome] = Field(default_factory=list)
     seed: int = 0

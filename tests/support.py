@@ -23,8 +23,12 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
+from activities.alpaca_client import BrokerConnection
+from activities.alpaca_gateway import AlpacaGateway
+from activities.broker import BrokerActivities
 from closure.cli import app as cli_app
 from closure.invariants import check_completed_closure
+from closure.operations import Operations
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureProgress
 from closure.records import UserRecord
@@ -113,6 +117,11 @@ class ClosureLab:
         files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
         return [json.loads(p.read_text()) for p in files]
 
+    def email_text(self, event: str) -> str:
+        """The plain-text part of the one customer email sent for `event` (initiation, completion, ...)."""
+        [text] = [p.read_text() for p in self.settings.email.outbox_dir.glob(f"*email_{event}.txt")]
+        return text
+
     async def finish(self, started: StartedClosure) -> ClosureProgress:
         result: ClosureProgress = await started.handle.result()
         return result
@@ -198,3 +207,16 @@ def transfer_times(lab: ClosureLab, account_id: str) -> list[datetime]:
 
 def amounts(lab: ClosureLab, account_id: str) -> list[Decimal]:
     return [Decimal(e["amount"]) for e in lab.outgoing(account_id)]
+
+
+async def operations(lab: ClosureLab) -> Operations:
+    """What the operator CLI works with, pointed at the lab's Temporal, simulator and records."""
+    connection = BrokerConnection(lab.settings.alpaca)
+    return Operations(
+        settings=lab.settings,
+        client=lab.env.client,
+        records=lab.records,
+        broker=BrokerActivities(connection),
+        gateway=AlpacaGateway(connection),
+        redis=None,
+    )

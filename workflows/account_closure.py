@@ -38,7 +38,8 @@ from workflows.liquidation import liquidate
 from workflows.preconditions import check_preconditions
 from workflows.run import ClosureCancelled, ClosureHalted, ClosureRun, ContinueAsNewRequested, Phase
 from workflows.settlement import settle
-from workflows.withdrawal import follow_transfers, withdraw
+from workflows.transfers import follow_transfers
+from workflows.withdrawal import withdraw
 
 PHASES: dict[ClosurePhase, tuple[Phase, str]] = {
     ClosurePhase.INITIATED: (check_preconditions, "Checking the account"),

@@ -1,4 +1,8 @@
-"""Final closure: the safety checks, then the close call, then ACCOUNT_CLOSED confirmed by the broker."""
+"""Final closure: the safety checks, then the close call, then ACCOUNT_CLOSED confirmed by the broker.
+
+The broker accepts a close with money or positions left, so these checks are the only guard: flat, cash
+exactly 0, nothing pending, every transfer past its returns watch and none newly failed, all read just now.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
+from workflows.transfers import RETURNS_WATCH, returns_watch_end, review_transfers
 
 
 async def close(run: ClosureRun) -> ClosurePhase:
@@ -36,6 +41,11 @@ async def close(run: ClosureRun) -> ClosurePhase:
             state.step = "Waiting for pending transfers at the broker before closing"
             await run.pause(policy.transfer_poll_interval, "pending transfers before close")
             continue
+        if workflow.patched(RETURNS_WATCH):
+            review = await review_transfers(run)  # a return since the last look halts here, before the close
+            watch_end = returns_watch_end(state, policy.returns_watch)
+            if any(t.in_flight for t in state.outgoing) or (watch_end and review.broker_now < watch_end):
+                return ClosurePhase.TRANSFER_COMPLETION
         state.step = "Closing the account"
         await run.broker(
             BrokerActivities.close_account,

@@ -92,13 +92,14 @@ async def completed(run: ClosureRun) -> None:
         AccountAt(account_id=run.account_id, at=workflow.now()),
         summary="user record: closed",
     )
-    sent = [t for t in run.state.transfers if not t.failed]
+    # What the broker's list (last read just before the close) says left the account, chunks and unowned.
+    sent = sorted((t for t in run.state.outgoing if not t.failed), key=lambda t: t.initiated_at)
     facts = CompletionFacts(
         confirmation_number=run.state.confirmation_number,
         total_withdrawn=run.state.amount_completed,
         transfers=[
-            TransferLine(chunk=t.chunk, amount=t.amount, initiated_at=t.initiated_at, status=t.status)
-            for t in sent
+            TransferLine(chunk=n, amount=t.amount, initiated_at=t.initiated_at, status=t.status)
+            for n, t in enumerate(sent, start=1)
         ],
         bank_last4=_bank_last4(run),
         closed_on=closed_at.date(),

@@ -36,11 +36,14 @@ T = TypeVar("T")
 class ClosureHalted(Exception):
     """A business fact no retry can fix: the closure waits for an operator."""
 
-    def __init__(self, error_type: str, reason: str, transient: bool = False) -> None:
+    def __init__(
+        self, error_type: str, reason: str, transient: bool = False, timed_out: bool = False
+    ) -> None:
         super().__init__(reason)
         self.error_type = error_type
         self.reason = reason
         self.transient = transient
+        self.timed_out = timed_out  # the activity never reported back: what it did is unknown
 
 
 class ClosureCancelled(Exception):
@@ -76,6 +79,7 @@ class ClosureRun:
         budget: timedelta | None = None,
         attempt_timeout: timedelta = timedelta(seconds=60),
         task_queue: str | None = None,
+        attempts: int | None = None,
     ) -> T:
         """One broker activity: retried with backoff within the policy's budget, then ops is called.
 
@@ -92,6 +96,7 @@ class ClosureRun:
                 initial_interval=retry_initial,
                 backoff_coefficient=2.0,
                 maximum_interval=max(self.policy.broker_retry_max_interval, retry_initial),
+                maximum_attempts=attempts or 0,
             ),
             summary=summary,
             task_queue=task_queue,
@@ -109,6 +114,7 @@ class ClosureRun:
         summary: str,
         retry_initial: timedelta = timedelta(seconds=1),
         budget: timedelta | None = None,
+        attempts: int | None = None,
     ) -> T:
         """A broker call, on the rate-limited broker task queue when the deployment has one."""
         return await self.call(
@@ -118,6 +124,7 @@ class ClosureRun:
             retry_initial=retry_initial,
             budget=budget,
             task_queue=self.policy.broker_task_queue,
+            attempts=attempts,
         )
 
     async def side_effect(self, activity: Callable[..., T], arg: Any, *, summary: str) -> T | None:
@@ -150,7 +157,7 @@ class ClosureRun:
         self._broker_anchor = (broker_now, now)
         for change in self.state.history:  # phase changes made before the first look at the broker
             if change.broker_at is None:
-                change.broker_at = broker_now - (now - change.at) * self.policy.broker_clock_rate
+                change.broker_at = _broker_time_of(change.at, now, broker_now, self.policy.broker_clock_rate)
 
     def broker_now(self) -> datetime | None:
         """The broker's clock now, from the last look at it (it may run faster than ours in a simulation)."""
@@ -228,6 +235,23 @@ class ClosureRun:
             )
 
 
+def _broker_time_of(at: datetime, now: datetime, broker_now: datetime, rate: float) -> datetime:
+    """The broker's clock at workflow time `at`, from one look at both clocks.
+
+    An entry older than this workflow (imported from the legacy system, stamped with a real-world time) or
+    too far back to scale is left at its own time: scaling years by a fast simulated clock leaves the
+    calendar, and an exception here would fail every workflow task of the closure.
+    """
+    if rate == 1:
+        return broker_now - (now - at)
+    if at < workflow.info().start_time:
+        return at
+    try:
+        return broker_now - (now - at) * rate
+    except OverflowError:
+        return at
+
+
 def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHalted:
     cause = err.cause
     if isinstance(cause, ApplicationError):
@@ -238,7 +262,10 @@ def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHa
     if isinstance(cause, TimeoutError):
         last = cause.cause.message if isinstance(cause.cause, ApplicationError) else "no answer"
         return ClosureHalted(
-            BrokerUnavailable.__name__, f"{summary}: still failing after {budget} ({last})", transient=True
+            BrokerUnavailable.__name__,
+            f"{summary}: still failing after {budget} ({last})",
+            transient=True,
+            timed_out=not isinstance(cause.cause, ApplicationError),
         )
     return ClosureHalted(type(cause).__name__, f"{summary}: {cause}", transient=True)
 

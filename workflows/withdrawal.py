@@ -2,12 +2,16 @@
 
 Each chunk is planned from the broker's own transfer list (so anyone's transfers count against the window),
 then created check-then-create under a deterministic chunk key: a retried or crashed attempt adopts the
-transfer it already made. While a create's outcome is unknown no other chunk starts.
+transfer it already made. A create whose outcome is unknown (a timeout, a reset, a 5xx after sending)
+quarantines its chunk: no new create until the transfer appears (adopted) or the hold passes with the list
+unchanged. While a create's outcome is unknown no other chunk starts. An outgoing transfer that no chunk
+owns is counted in what left the account and alerted. Completed transfers are followed for a returns watch
+(`transfers.py`) before the close.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -15,19 +19,26 @@ with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure import metrics
     from closure.broker_types import (
+        CreatedWithdrawal,
         CreateWithdrawalInput,
         PlanWithdrawalInput,
-        TrackTransfersInput,
+        ReviewTransfersInput,
         TransferPlan,
         TransferView,
     )
-    from closure.errors import NoApprovedAchRelationship, TransferFailed
+    from closure.errors import (
+        BrokerUnavailable,
+        NoApprovedAchRelationship,
+        WithdrawalOutcomeUnknown,
+        WithdrawalRefused,
+    )
     from closure.money import format_usd
     from closure.phases import ClosurePhase
     from closure.progress import PendingChunk, TransferRecord
 
 from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
+from workflows.transfers import QUARANTINE, apply_statuses, note_unowned
 
 
 async def withdraw(run: ClosureRun) -> ClosurePhase:
@@ -40,11 +51,13 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
             PlanWithdrawalInput(
                 account_id=run.account_id,
                 daily_limit=policy.daily_transfer_limit,
-                tracked_transfer_ids=[t.transfer_id for t in state.transfers],
+                tracked_transfer_ids=[t.transfer_id for t in state.outgoing],
+                known_transfer_ids=state.known_transfer_ids(),
             ),
             summary="plan the next chunk",
         )
         run.observed_broker_time(plan.broker_now)
+        note_unowned(run, plan.unknown)
         apply_statuses(run, plan.tracked)
         state.last_cash, state.last_withdrawable = plan.cash, plan.cash_withdrawable
         if plan.cash_withdrawable == 0:
@@ -89,26 +102,125 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
 
 
 async def _create(run: ClosureRun, pending: PendingChunk) -> None:
-    state = run.state
     run.enter(ClosurePhase.WITHDRAWAL, f"Sending transfer {pending.chunk} of {format_usd(pending.amount)}")
-    try:
-        created = await run.broker(
-            BrokerActivities.create_withdrawal,
-            CreateWithdrawalInput(
-                account_id=run.account_id,
-                relationship_id=pending.relationship_id,
-                amount=pending.amount,
-                chunk_key=pending.chunk_key,
-                outgoing_before=pending.outgoing_before,
+    if not workflow.patched(QUARANTINE):
+        created = await _create_retried_by_temporal(run, pending)
+        _record(run, pending, created.transfer, created.adopted)
+        return
+    while True:
+        if pending.hold_until is not None:
+            appeared = await _quarantine(run, pending)
+            if appeared is not None:
+                _record(run, pending, appeared, adopted=True)
+                return
+        outcome = await _try_create(run, pending)
+        if outcome is not None:
+            _record(run, pending, outcome.transfer, outcome.adopted)
+            return
+
+
+async def _try_create(run: ClosureRun, pending: PendingChunk) -> CreatedWithdrawal | None:
+    """One create at a time, retried here (not by Temporal) only while the broker certainly did not act;
+    None when the outcome is unknown and the chunk is now quarantined."""
+    policy = run.policy
+    first_failure: datetime | None = None
+    delay = policy.withdrawal_retry_delay
+    while True:
+        try:
+            return await run.broker(
+                BrokerActivities.create_withdrawal,
+                _create_input(run, pending),
+                summary=f"send chunk {pending.chunk}",
+                attempts=1,
+            )
+        except ClosureHalted as halted:
+            if halted.error_type == WithdrawalRefused.__name__:
+                # The broker said no: nothing was created, the outcome is known.
+                run.state.pending_chunk = None
+                raise
+            if halted.error_type == WithdrawalOutcomeUnknown.__name__ or halted.timed_out:
+                _hold(run, pending, halted.reason)
+                return None
+            if halted.error_type != BrokerUnavailable.__name__:
+                raise
+            first_failure = first_failure or workflow.now()
+            if workflow.now() - first_failure >= policy.broker_retry_budget:
+                raise ClosureHalted(halted.error_type, halted.reason, transient=True) from halted
+            await workflow.sleep(delay, summary=f"chunk {pending.chunk}: broker did not take the create")
+            delay = min(delay * 2, max(policy.broker_retry_max_interval, policy.withdrawal_retry_delay))
+
+
+def _hold(run: ClosureRun, pending: PendingChunk, why: str) -> None:
+    pending.hold_until = workflow.now() + run.policy.ambiguous_create_hold
+    workflow.logger.warning(
+        "closure %s: outcome of %s unknown (%s); quarantined until %s",
+        run.account_id,
+        pending.chunk_key,
+        why,
+        pending.hold_until,
+    )
+    run.changed()
+
+
+async def _quarantine(run: ClosureRun, pending: PendingChunk) -> TransferView | None:
+    """Watch the broker's list until the transfer appears (returned, to adopt) or the hold passes (None)."""
+    assert pending.hold_until is not None
+    while True:
+        review = await run.broker(
+            BrokerActivities.review_transfers,
+            ReviewTransfersInput(
+                account_id=run.account_id, tracked_transfer_ids=[], known_transfer_ids=pending.outgoing_before
             ),
+            summary=f"chunk {pending.chunk}: look for a transfer whose create went unanswered",
+        )
+        run.observed_broker_time(review.broker_now)
+        appeared = [t for t in review.unknown if not t.failed]
+        if appeared:
+            same = [t for t in appeared if t.amount == pending.amount] or appeared
+            return same[0]
+        now = workflow.now()
+        if now >= pending.hold_until:
+            run.alert(
+                "create_outcome_unknown",
+                f"the create for {pending.chunk_key} went unanswered and no transfer appeared within "
+                f"{run.policy.ambiguous_create_hold}; creating it again (a late duplicate would be reported "
+                "as an unowned transfer)",
+                email=False,
+            )
+            pending.hold_until = None
+            return None
+        run.state.step = f"Transfer {pending.chunk}: not confirmed by the broker yet; checking its list"
+        wait = min(run.policy.ambiguous_create_hold / 5, pending.hold_until - now)
+        await run.pause(wait, "unanswered create: quarantine")
+
+
+def _create_input(run: ClosureRun, pending: PendingChunk) -> CreateWithdrawalInput:
+    return CreateWithdrawalInput(
+        account_id=run.account_id,
+        relationship_id=pending.relationship_id,
+        amount=pending.amount,
+        chunk_key=pending.chunk_key,
+        outgoing_before=pending.outgoing_before,
+    )
+
+
+async def _create_retried_by_temporal(run: ClosureRun, pending: PendingChunk) -> CreatedWithdrawal:
+    """Closures started before the quarantine existed replay this path unchanged."""
+    try:
+        return await run.broker(
+            BrokerActivities.create_withdrawal,
+            _create_input(run, pending),
             summary=f"send chunk {pending.chunk}",
             retry_initial=run.policy.withdrawal_retry_delay,
         )
     except ClosureHalted as halted:
-        if halted.error_type == "WithdrawalRefused":
-            state.pending_chunk = None  # the broker said no: nothing was created, the outcome is known
+        if halted.error_type == WithdrawalRefused.__name__:
+            run.state.pending_chunk = None
         raise
-    transfer = created.transfer
+
+
+def _record(run: ClosureRun, pending: PendingChunk, transfer: TransferView, adopted: bool) -> None:
+    state = run.state
     record = TransferRecord(
         chunk=pending.chunk,
         chunk_key=pending.chunk_key,
@@ -117,7 +229,7 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
         status=transfer.status,
         initiated_at=transfer.created_at,
         updated_at=transfer.updated_at,
-        adopted=created.adopted,
+        adopted=adopted,
         requested_at=workflow.now(),
     )
     state.transfers.append(record)
@@ -127,50 +239,6 @@ async def _create(run: ClosureRun, pending: PendingChunk) -> None:
     run.changed()
     notify.transfer_sent(run, record)
     run.observed_broker_time(transfer.created_at)
-
-
-async def follow_transfers(run: ClosureRun) -> ClosurePhase:
-    """Transfer completion: follow our transfers until every one is COMPLETE."""
-    while True:
-        in_flight = [t.transfer_id for t in run.state.transfers if t.in_flight]
-        if not in_flight:
-            return ClosurePhase.FINAL_CLOSURE
-        views = await run.broker(
-            BrokerActivities.track_transfers,
-            TrackTransfersInput(account_id=run.account_id, transfer_ids=in_flight),
-            summary="check transfer status",
-        )
-        apply_statuses(run, views)
-        if all(not t.in_flight for t in run.state.transfers):
-            return ClosurePhase.FINAL_CLOSURE
-        run.state.step = (
-            f"Waiting for {sum(t.in_flight for t in run.state.transfers)} transfer(s) to complete"
-        )
-        await run.pause(run.policy.transfer_poll_interval, "transfer status poll")
-
-
-def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
-    """Record the broker's statuses; a newly failed transfer stops the closure for an operator."""
-    by_id = {v.id: v for v in views}
-    moved = False
-    for record in run.state.transfers:
-        view = by_id.get(record.transfer_id)
-        if view is None or view.status == record.status:
-            continue
-        record.status, record.updated_at, record.reason = view.status, view.updated_at, view.reason
-        metrics.transfer_status(view.status)
-        moved = True
-    if moved:
-        run.changed()
-    failed = [t for t in run.state.transfers if t.failed and not t.acknowledged]
-    if failed:
-        first = failed[0]
-        raise ClosureHalted(
-            TransferFailed.__name__,
-            f"transfer {first.chunk} ({first.transfer_id}, {format_usd(first.amount)}) ended {first.status}"
-            + (f": {first.reason}" if first.reason else "")
-            + "; the money is back at the broker and will be sent again after an operator retries",
-        )
 
 
 def _relationship_id(run: ClosureRun) -> str:

@@ -94,3 +94,62 @@ def test_the_ledger_lists_every_money_movement_in_order(sim: SimulatorServer) ->
     assert ledger["cash"] == "501.23"
     times = [datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")) for e in ledger["entries"]]
     assert times == sorted(times)
+
+
+TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
+
+
+def _withdraw_ten(sim: SimulatorServer, account_id: str, relationship_id: str) -> None:
+    client = build_broker_client(AlpacaSettings(base_url=sim.url, request_timeout_seconds=0.5))
+    body = {"amount": "10.00", "direction": "OUTGOING", "timing": "immediate", "transfer_type": "ach"}
+    body["relationship_id"] = relationship_id
+    with pytest.raises(requests.Timeout):
+        client.post(f"/accounts/{account_id}/transfers", body)
+
+
+def _withdrawals(broker: ScenarioBuilder, account_id: str) -> list[dict[str, str]]:
+    return [e for e in broker.ledger(account_id)["entries"] if e["kind"] == "withdrawal"]
+
+
+def test_a_slow_request_is_still_processed_after_its_caller_hung_up(sim: SimulatorServer) -> None:
+    broker = ScenarioBuilder(sim.url)
+    broker.set_clock(ny(2025, 1, 6, 10, 0))
+    seeded = broker.funded_account(Decimal("100.00"))
+    broker.faults([{"route": TRANSFERS, "kind": "latency", "latency_seconds": 1.5, "count": 1}])
+    _withdraw_ten(sim, seeded.account_id, seeded.relationship_id or "")
+    assert _withdrawals(broker, seeded.account_id) == [], "not processed before its delay"
+    time.sleep(1.5)
+    assert [e["amount"] for e in _withdrawals(broker, seeded.account_id)] == ["10.00"]
+
+
+def test_a_late_request_is_processed_later_on_the_broker_clock(sim: SimulatorServer) -> None:
+    broker = ScenarioBuilder(sim.url)
+    broker.set_clock(ny(2025, 1, 6, 10, 0))
+    seeded = broker.funded_account(Decimal("100.00"))
+    broker.faults([{"route": TRANSFERS, "kind": "late", "latency_seconds": 120, "count": 1}])
+    arrival = broker.now()
+    _withdraw_ten(sim, seeded.account_id, seeded.relationship_id or "")
+    broker.advance(119)
+    assert _withdrawals(broker, seeded.account_id) == [], "queued, not yet processed"
+    broker.advance(1)
+    [late] = _withdrawals(broker, seeded.account_id)
+    assert late["amount"] == "10.00"
+    created = datetime.fromisoformat(late["created_at"].replace("Z", "+00:00"))
+    assert created == arrival + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"route": "/v1/clock", "kind": "error"},  # a route without its method
+        {"route": "GET /v1/clock", "kind": "eror"},
+        {"route": "GET /v1/clock", "kind": "error", "statuss": 503},
+    ],
+)
+def test_a_fault_rule_it_cannot_read_is_refused_with_the_reason(
+    sim: SimulatorServer, rule: dict[str, str]
+) -> None:
+    response = requests.post(f"{sim.url}/_sim/faults", json={"rules": [rule]}, timeout=5)
+    assert response.status_code == 422
+    assert "invalid body" in response.json()["message"]
+    assert requests.get(f"{sim.url}/_sim/faults", timeout=5).json()["rules"] == []

@@ -1,0 +1,152 @@
+"""Following the closure's transfers at the broker: statuses, unowned transfers, and the returns watch.
+
+An ACH transfer can come back RETURNED days after it was COMPLETE. So the account is closed only after every
+completed transfer has been watched for `returns_watch` bank business days; a return inside the watch parks
+the closure with the bank's return code (the money is back at the broker, and goes out again after an
+operator's retry). The customer is only ever told what the broker's transfer list says left the account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.broker import BrokerActivities
+    from closure import metrics
+    from closure.bank_calendar import NEW_YORK, bank_days_after
+    from closure.broker_types import ReviewTransfersInput, TrackTransfersInput, TransferReview, TransferView
+    from closure.errors import TransferFailed
+    from closure.money import format_usd
+    from closure.phases import TRANSFER_SUCCESS, ClosurePhase
+    from closure.progress import ClosureState, TransferRecord
+
+from workflows.run import ClosureHalted, ClosureRun
+
+# Behaviour changes, each behind `workflow.patched()` so closures started before them replay unchanged.
+QUARANTINE = "ambiguous-create-quarantine"
+RETURNS_WATCH = "returns-watch"
+
+
+async def follow_transfers(run: ClosureRun) -> ClosurePhase:
+    """Transfer completion: every transfer COMPLETE, then the returns watch, then the close."""
+    if not workflow.patched(RETURNS_WATCH):
+        return await _follow_in_flight(run)
+    state, policy = run.state, run.policy
+    while True:
+        review = await review_transfers(run)
+        in_flight = sum(t.in_flight for t in state.outgoing)
+        if in_flight:
+            run.enter(ClosurePhase.TRANSFER_COMPLETION, f"Waiting for {in_flight} transfer(s) to complete")
+            await run.pause(policy.transfer_poll_interval, "transfer status poll")
+            continue
+        watch_end = returns_watch_end(state, policy.returns_watch)
+        if watch_end is None or review.broker_now >= watch_end:
+            return ClosurePhase.FINAL_CLOSURE
+        run.enter(
+            ClosurePhase.TRANSFER_COMPLETION,
+            f"Watching the completed transfers for a bank return until "
+            f"{watch_end.astimezone(NEW_YORK):%a %b %-d %H:%M} New York time",
+        )
+        wait = min(policy.broker_to_workflow(watch_end - review.broker_now), policy.returns_poll_interval)
+        await run.pause(wait, "returns watch")
+
+
+def returns_watch_end(state: ClosureState, bank_days: int) -> datetime | None:
+    """When the last completed transfer has been watched long enough for a return (broker clock)."""
+    completed = [t.updated_at or t.initiated_at for t in state.outgoing if t.status == TRANSFER_SUCCESS]
+    if not completed or bank_days == 0:
+        return None
+    return max(bank_days_after(at, bank_days) for at in completed)
+
+
+async def review_transfers(run: ClosureRun) -> TransferReview:
+    """One read of the broker's list: our statuses recorded, unowned transfers counted, failures halting."""
+    state = run.state
+    review = await run.broker(
+        BrokerActivities.review_transfers,
+        ReviewTransfersInput(
+            account_id=run.account_id,
+            tracked_transfer_ids=[t.transfer_id for t in state.outgoing],
+            known_transfer_ids=state.known_transfer_ids(),
+        ),
+        summary="check transfer status",
+    )
+    run.observed_broker_time(review.broker_now)
+    note_unowned(run, review.unknown)
+    apply_statuses(run, review.tracked)
+    return review
+
+
+def note_unowned(run: ClosureRun, unknown: list[TransferView]) -> None:
+    """Outgoing transfers no chunk owns: on the first look they predate the closure; later, they count."""
+    state = run.state
+    if state.foreign_transfer_ids is None:
+        state.foreign_transfer_ids = [t.id for t in unknown]
+        return
+    for view in unknown:
+        state.unowned.append(
+            TransferRecord(
+                chunk=0,
+                chunk_key=f"{workflow.info().workflow_id}:unowned:{view.id}",
+                transfer_id=view.id,
+                amount=view.amount,
+                status=view.status,
+                initiated_at=view.created_at,
+                updated_at=view.updated_at,
+                adopted=True,
+                requested_at=workflow.now(),
+            )
+        )
+        run.alert(
+            "unowned_transfer",
+            f"outgoing transfer {view.id} of {format_usd(view.amount)} ({view.status}, created "
+            f"{view.created_at.isoformat()}) belongs to no chunk of this closure; it is counted in what was "
+            "withdrawn, in the 24 h window and in what the customer is told",
+        )
+        run.changed()
+
+
+def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
+    """Record the broker's statuses; a newly failed chunk transfer stops the closure for an operator."""
+    by_id = {v.id: v for v in views}
+    moved = False
+    for record in run.state.outgoing:
+        view = by_id.get(record.transfer_id)
+        if view is None or view.status == record.status:
+            continue
+        record.status, record.updated_at, record.reason = view.status, view.updated_at, view.reason
+        metrics.transfer_status(view.status)
+        moved = True
+    if moved:
+        run.changed()
+    failed = [t for t in run.state.transfers if t.failed and not t.acknowledged]
+    if failed:
+        first = failed[0]
+        raise ClosureHalted(
+            TransferFailed.__name__,
+            f"transfer {first.chunk} ({first.transfer_id}, {format_usd(first.amount)}) ended {first.status}"
+            + (f": {first.reason}" if first.reason else "")
+            + "; the money is back at the broker and will be sent again after an operator retries",
+        )
+
+
+async def _follow_in_flight(run: ClosureRun) -> ClosurePhase:
+    """Before the returns watch: follow the transfers until every one is terminal, then close."""
+    while True:
+        in_flight = [t.transfer_id for t in run.state.transfers if t.in_flight]
+        if not in_flight:
+            return ClosurePhase.FINAL_CLOSURE
+        views = await run.broker(
+            BrokerActivities.track_transfers,
+            TrackTransfersInput(account_id=run.account_id, transfer_ids=in_flight),
+            summary="check transfer status",
+        )
+        apply_statuses(run, views)
+        if all(not t.in_flight for t in run.state.transfers):
+            return ClosurePhase.FINAL_CLOSURE
+        run.state.step = (
+            f"Waiting for {sum(t.in_flight for t in run.state.transfers)} transfer(s) to complete"
+        )
+        await run.pause(run.policy.transfer_poll_interval, "transfer status poll")
