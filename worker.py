@@ -15,19 +15,22 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import build_activities
 from closure.logs import configure_logging
 from closure.settings import Settings
+from closure.task_failures import TaskFailure, WorkflowTaskFailureWatch
 from closure.temporal_client import connect
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.alerts import task_failure_email
 
 log = logging.getLogger("account_closure.worker")
 CALLS_PER_BROKER_ACTIVITY = 6  # the most Alpaca calls one broker activity makes (inspect_account: 5)
@@ -61,19 +64,31 @@ def build_workers(
     executor: ThreadPoolExecutor,
     task_queue: str | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
+    workflows: Sequence[type] = (AccountClosureWorkflow,),
 ) -> list[Worker]:
     groups = build_activities(settings)
     queue = task_queue or settings.temporal.task_queue
+    watch_task_failures(client, queue, groups.email)
     side_effects = [*groups.side_effects(), *extra_activities]
     broker_queue = settings.worker.broker_task_queue
     if broker_queue is None:
         everything = [*groups.broker.all(), *side_effects]
-        return [_worker(client, settings, executor, queue, everything, [AccountClosureWorkflow])]
+        return [_worker(client, settings, executor, queue, everything, workflows)]
     rate = settings.worker.broker_calls_per_minute / 60 / CALLS_PER_BROKER_ACTIVITY
     return [
-        _worker(client, settings, executor, queue, side_effects, [AccountClosureWorkflow]),
+        _worker(client, settings, executor, queue, side_effects, workflows),
         _worker(client, settings, executor, broker_queue, groups.broker.all(), activities_per_second=rate),
     ]
+
+
+def watch_task_failures(client: Client, task_queue: str, email: EmailActivities) -> WorkflowTaskFailureWatch:
+    """Alert ops (and count) when a closure's workflow task keeps failing on this worker's task queue."""
+
+    def alert(failure: TaskFailure) -> None:
+        email.send_ops_alert(task_failure_email(failure, datetime.now(UTC)))
+
+    runtime = client.service_client.config.runtime or Runtime.default()
+    return WorkflowTaskFailureWatch({task_queue}, alert, meter=runtime.metric_meter).install()
 
 
 def build_worker(
@@ -82,11 +97,12 @@ def build_worker(
     executor: ThreadPoolExecutor,
     task_queue: str | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
+    workflows: Sequence[type] = (AccountClosureWorkflow,),
 ) -> Worker:
     """One worker for everything (tests, small deployments)."""
     [worker] = build_workers(
         client, settings.model_copy(update={"worker": settings.worker.model_copy(update={"broker_task_queue": None})}),
-        executor, task_queue, extra_activities,
+        executor, task_queue, extra_activities, workflows,
     )  # fmt: skip
     return worker
 

@@ -24,5 +24,8 @@ def confirmation_number(seed: str) -> str:
     return f"CLA-{code[:5]}-{code[5:]}"
 
 
+WORKFLOW_ID_PREFIX = "account-closure-"
+
+
 def workflow_id_for(account_id: str) -> str:
-    return f"account-closure-{account_id}"
+    return f"{WORKFLOW_ID_PREFIX}{account_id}"

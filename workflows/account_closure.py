@@ -140,7 +140,11 @@ class AccountClosureWorkflow:
         """Wait for an operator (or the auto-retry of a transient cause), then reconcile and resume."""
         run, state = self._run, self._run.state
         attention = state.attention
-        assert attention is not None, "needs_attention always carries its reason"
+        if attention is None:  # parked without its reason (an import, a hand-made start): say so, and alert
+            self._park(
+                ClosureHalted("AttentionWithoutReason", _NO_REASON), resume_phase=ClosurePhase.INITIATED
+            )
+            return ClosurePhase.NEEDS_ATTENTION
         await self._wait_for_operator(attention.auto_retry_at)
         if run.cancel_requested:
             raise ClosureCancelled()
@@ -230,3 +234,6 @@ class AccountClosureWorkflow:
                 "cancelled once money has moved (retry it instead)"
             )
         return None
+
+
+_NO_REASON = "the closure was handed to operations without a recorded reason; check it, then retry or cancel"

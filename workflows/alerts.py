@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from closure.confirmation import WORKFLOW_ID_PREFIX
     from closure.emails.facts import OpsAlertFacts, OpsEmail
     from closure.progress import ClosureProgress, OpsAlert
+    from closure.task_failures import TaskFailure
 
 
 def _what_to_do(progress: ClosureProgress, alert: OpsAlert) -> list[str]:
@@ -28,6 +32,30 @@ def _what_to_do(progress: ClosureProgress, alert: OpsAlert) -> list[str]:
         f"Check the workflow in the Temporal UI: {wid}.",
         "The closure itself carries on; this alert is about a side effect (email, user record or mirror).",
     ]
+
+
+def task_failure_email(failure: TaskFailure, at: datetime) -> OpsEmail:
+    """Sent by the worker, not the workflow: a workflow whose tasks fail cannot send anything itself."""
+    wid = failure.workflow_id
+    return OpsEmail(
+        message_key=f"{wid}:email:ops_alert:workflow_task_failing:{failure.run_id}",
+        facts=OpsAlertFacts(
+            account_id=wid.removeprefix(WORKFLOW_ID_PREFIX),
+            workflow_id=wid,
+            confirmation_number="(unknown: the closure cannot run)",
+            phase="unknown",
+            alert="workflow_task_failing",
+            reason=f"its workflow task failed {failure.failures} times: {failure.error}",
+            since=at,
+            what_to_do=[
+                "The closure cannot move, alert or reach needs_attention until this is fixed: nothing is lost, "
+                "it resumes where it stopped once its code runs again.",
+                f"Read the failure: temporal workflow describe --workflow-id {wid} (and `closure find-stuck`).",
+                "Fix and deploy the worker (behind workflow.patched() if it changes commands), or reset the "
+                "workflow to an earlier task if its state is wrong.",
+            ],
+        ),
+    )
 
 
 def ops_email(progress: ClosureProgress, alert: OpsAlert, number: int) -> OpsEmail:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import redis
 from temporalio.testing import WorkflowEnvironment
 
+from closure.emails.senders import slug
 from closure.phases import ClosurePhase
 from closure.records import pending_closure
+from closure.starter import start_closure
 from simulator.server import SimulatorServer
-from tests.support import closure_lab, ny
+from tests.cli.broken_closure import BrokenClosureWorkflow
+from tests.support import ClosureLab, closure_lab, ny
+from worker import build_worker
 
 
 async def test_find_stuck_finds_every_kind(
@@ -75,3 +81,58 @@ async def test_find_stuck_finds_every_kind(
 
 def _short() -> timedelta:
     return timedelta(seconds=1)
+
+
+async def test_a_closure_whose_workflow_task_keeps_failing_is_found_and_alerted_within_minutes(
+    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(dev_env, sim, executor, seed_at=ny(2025, 5, 12, 9, 45)) as lab:
+        account = lab.broker.funded_account(Decimal("1000.00"), given_name="Broken")
+        user = lab.register_customer(account)
+        broken_queue = f"{lab.task_queue}-broken"
+        began = time.monotonic()
+        worker = build_worker(
+            dev_env.client, lab.settings, executor, task_queue=broken_queue, workflows=[BrokenClosureWorkflow]
+        )
+        async with worker:
+            lab.started.append(
+                await start_closure(
+                    dev_env.client,
+                    account.account_id,
+                    task_queue=broken_queue,
+                    policy=lab.policy,
+                    user_id=user.user_id,
+                )
+            )
+            failing = await _until_found(lab, account.account_id, "workflow_task_failing", began)
+            found_after = time.monotonic() - began
+            alert = await _ops_email(lab, "workflow_task_failing")
+
+        assert failing is not None, "find-stuck never listed the closure whose tasks fail"
+        assert "RuntimeError" in failing["detail"]
+        assert "a bug in the deployed workflow code" in failing["detail"]
+        assert found_after < 120, f"found after {found_after:.0f} s"
+        text = (lab.settings.email.outbox_dir / f"{slug(alert['message_key'])}.txt").read_text()
+        assert account.account_id in text
+        assert "a bug in the deployed workflow code" in text
+
+
+async def _until_found(lab: ClosureLab, account_id: str, kind: str, began: float) -> dict[str, str] | None:
+    while time.monotonic() - began < 180:
+        result = await asyncio.to_thread(lab.cli, "--json", "find-stuck")
+        assert result.exit_code == 0, result.stdout
+        for finding in json.loads(result.stdout):
+            if finding["account_id"] == account_id and finding["kind"] == kind:
+                return dict(finding)
+        await asyncio.sleep(1)
+    return None
+
+
+async def _ops_email(lab: ClosureLab, alert: str) -> dict[str, Any]:
+    for _ in range(40):
+        found = [a for a in lab.outbox() if alert in a["message_key"]]
+        if found:
+            [one] = found
+            return one
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no {alert} ops email in the outbox")

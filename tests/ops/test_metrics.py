@@ -22,6 +22,7 @@ from closure.settings import AlpacaSettings, EmailSettings, RecordsSettings, Set
 from closure.starter import start_closure
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
+from tests.cli.broken_closure import BrokenClosureWorkflow
 from tests.support import ny
 from worker import build_worker, runtime_for
 
@@ -92,4 +93,43 @@ async def test_the_metrics_endpoint_exposes_closure_metrics(
     assert (
         _value(metrics, "temporal_activity_execution_latency_count", activity_type="broker.create_withdrawal")
         == 3
+    )
+
+
+async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endpoint(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: object
+) -> None:
+    address = f"127.0.0.1:{_port()}"
+    settings = Settings(
+        alpaca=AlpacaSettings(base_url=sim.url),
+        records=RecordsSettings(sqlite_path=tmp_path / "closure.db"),  # type: ignore[operator]
+        email=EmailSettings(outbox_dir=tmp_path / "outbox"),  # type: ignore[operator]
+        worker=WorkerSettings(metrics_address=address),
+    )
+    worker_client = await Client.connect(
+        env.client.service_client.config.target_host,
+        data_converter=pydantic_data_converter,
+        runtime=runtime_for(settings),
+    )
+    queue = f"broken-{uuid.uuid4()}"
+    url = f"http://{address}/metrics"
+    async with build_worker(
+        worker_client, settings, executor, task_queue=queue, workflows=[BrokenClosureWorkflow]
+    ):
+        started = await start_closure(
+            env.client, f"acct-{uuid.uuid4()}", task_queue=queue, policy=ClosurePolicy()
+        )
+        failures = 0.0
+        for _ in range(60):
+            await asyncio.sleep(1)
+            metrics = (await asyncio.to_thread(requests.get, url, timeout=10)).text
+            if "closure_workflow_task_failures" in metrics:
+                failures = _value(metrics, "closure_workflow_task_failures")
+                if failures >= 2:
+                    break
+        await started.handle.terminate(reason="test finished")
+    assert failures >= 2, "the worker does not export its failing workflow tasks"
+    assert (
+        _value(metrics, "temporal_workflow_task_execution_failed", workflow_type="AccountClosureWorkflow")
+        >= 2
     )
