@@ -9,11 +9,19 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from alpaca.broker.enums import TransferDirection, TransferTiming
+from alpaca.broker.requests import CreateACHTransferRequest
 
 from activities.alpaca_client import BrokerConnection
 from activities.broker import BrokerActivities
 from closure.broker_types import CreateWithdrawalInput, PlanWithdrawalInput
-from closure.errors import AccountNotFound, BrokerAuthFailed, BrokerUnavailable, WithdrawalRefused
+from closure.errors import (
+    AccountNotFound,
+    BrokerAuthFailed,
+    BrokerUnavailable,
+    WithdrawalOutcomeUnknown,
+    WithdrawalRefused,
+)
 from closure.settings import AlpacaSettings
 from simulator.app import Simulator
 from simulator.scenarios import ScenarioBuilder, SeededAccount
@@ -54,13 +62,44 @@ def test_a_retry_after_a_lost_response_adopts_the_transfer(
         PlanWithdrawalInput(account_id=seeded.account_id, daily_limit=Decimal("50000"))
     )
     broker.faults([{"route": TRANSFERS, "kind": "lost_response", "count": 1, "latency_seconds": 1.0}])
-    with pytest.raises(BrokerUnavailable):
+    with pytest.raises(WithdrawalOutcomeUnknown):  # sent, and no answer: not a failure, an unknown
         acts.create_withdrawal(_chunk(seeded, plan.outgoing_before, "50000.00"))
     again = acts.create_withdrawal(_chunk(seeded, plan.outgoing_before, "50000.00"))
 
     assert again.adopted
     withdrawals = [e for e in broker.ledger(seeded.account_id)["entries"] if e["kind"] == "withdrawal"]
     assert [(e["transfer_id"], e["amount"]) for e in withdrawals] == [(again.transfer.id, "50000.00")]
+
+
+@pytest.mark.parametrize(("status", "unknown"), [(503, True), (502, True), (429, False)])
+def test_a_create_answered_with_an_error_is_unknown_unless_the_broker_certainly_turned_it_away(
+    sim: SimulatorServer, broker: ScenarioBuilder, status: int, unknown: bool
+) -> None:
+    seeded = broker.funded_account(Decimal("1000.00"))
+    acts = activities_for(sim.url)
+    plan = acts.plan_withdrawal(
+        PlanWithdrawalInput(account_id=seeded.account_id, daily_limit=Decimal("50000"))
+    )
+    broker.faults([{"route": TRANSFERS, "kind": "error", "status": status, "count": 1}])
+    with pytest.raises(WithdrawalOutcomeUnknown if unknown else BrokerUnavailable) as raised:
+        acts.create_withdrawal(_chunk(seeded, plan.outgoing_before, "1000.00"))
+    assert isinstance(raised.value, WithdrawalOutcomeUnknown) == unknown
+
+
+def test_a_create_that_never_connected_is_safe_to_send_again() -> None:
+    acts = activities_for("http://127.0.0.1:9")  # nothing listens: the request never left
+    with pytest.raises(BrokerUnavailable) as raised:
+        acts._broker.create_transfer("00000000-0000-0000-0000-000000000001", _chunk_request())
+    assert raised.value.processed_maybe is False
+
+
+def _chunk_request() -> CreateACHTransferRequest:
+    return CreateACHTransferRequest(
+        amount="1.00",
+        direction=TransferDirection.OUTGOING,
+        timing=TransferTiming.IMMEDIATE,
+        relationship_id="00000000-0000-0000-0000-000000000000",
+    )
 
 
 def test_the_plan_counts_transfers_made_by_anyone_in_the_window(

@@ -60,7 +60,7 @@ async def _finish(lab: ClosureLab, account: SeededAccount) -> ClosureProgress:
     )
     lab.started.append(StartedClosure(handle.id, "", "", handle))
     return await lab.until(
-        handle, lambda p: p.phase.is_terminal, step=timedelta(hours=1), limit=timedelta(days=5)
+        handle, lambda p: p.phase.is_terminal, step=timedelta(hours=1), limit=timedelta(days=10)
     )
 
 

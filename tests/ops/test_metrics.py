@@ -97,8 +97,9 @@ async def test_the_metrics_endpoint_exposes_closure_metrics(
 
 
 async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endpoint(
-    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: object
+    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: object
 ) -> None:
+    # On the dev server: the time-skipping server stops skipping time after a workflow whose tasks fail.
     address = f"127.0.0.1:{_port()}"
     settings = Settings(
         alpaca=AlpacaSettings(base_url=sim.url),
@@ -107,7 +108,7 @@ async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endp
         worker=WorkerSettings(metrics_address=address),
     )
     worker_client = await Client.connect(
-        env.client.service_client.config.target_host,
+        dev_env.client.service_client.config.target_host,
         data_converter=pydantic_data_converter,
         runtime=runtime_for(settings),
     )
@@ -117,7 +118,7 @@ async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endp
         worker_client, settings, executor, task_queue=queue, workflows=[BrokenClosureWorkflow]
     ):
         started = await start_closure(
-            env.client, f"acct-{uuid.uuid4()}", task_queue=queue, policy=ClosurePolicy()
+            dev_env.client, f"acct-{uuid.uuid4()}", task_queue=queue, policy=ClosurePolicy()
         )
         failures = 0.0
         for _ in range(60):

@@ -1,13 +1,15 @@
 """Record the histories the replay test checks every change against.
 
-`python -m tests.workflows.record_histories` runs the main scenarios on the time-skipping server and writes
-`tests/workflows/histories/*.json`. Re-record only for a change that is meant to be incompatible (and then
-ship it behind `workflow.patched()` for the closures already running).
+`python -m tests.workflows.record_histories NAME...` runs the named scenarios (all of them without a name) on
+the time-skipping server and writes `tests/workflows/histories/NAME.json`. Keep the histories recorded before
+a `workflow.patched()` change: they prove the closures already running still replay. Record a new scenario
+for each new path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -68,14 +70,44 @@ async def cancelled_while_market_closed(lab: ClosureLab) -> StartedClosure:
     return started
 
 
+async def returned_in_watch(lab: ClosureLab) -> StartedClosure:
+    account = lab.broker.funded_account(Decimal("30000.30"))
+    lab.broker.faults(
+        [], [{"status": "RETURNED", "nth": 1, "account_id": account.account_id, "reason": "R02"}]
+    )
+    lab.follow_temporal()
+    started = await lab.start(account)
+    await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+    await started.handle.execute_update(AccountClosureWorkflow.retry, RetryRequest(operator="ops"))
+    await lab.finish(started)
+    return started
+
+
+async def late_create_adopted(lab: ClosureLab) -> StartedClosure:
+    account = lab.broker.funded_account(Decimal("100000.00"))
+    lab.broker.configure(daily_outgoing_limit="500000.00")
+    route = "POST /v1/accounts/{account_id}/transfers"
+    lab.broker.faults([{"route": route, "kind": "late", "skip": 1, "count": 1, "latency_seconds": 60}])
+    lab.follow_temporal()
+    started = await lab.start(account)
+    await lab.finish(started)
+    return started
+
+
 SCENARIOS: dict[str, Callable[[ClosureLab], Awaitable[StartedClosure]]] = {
     "legacy_150k": legacy_150k,
     "rejected_then_retried": rejected_then_retried,
     "cancelled_while_market_closed": cancelled_while_market_closed,
+    "returned_in_watch": returned_in_watch,
+    "late_create_adopted": late_create_adopted,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown or any(n.startswith("-") for n in names):
+        print(f"usage: python -m tests.workflows.record_histories [{' | '.join(SCENARIOS)}]...")
+        raise SystemExit(0 if names in (["-h"], ["--help"]) else 2)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=BIN_TEST_SERVER, data_converter=pydantic_data_converter
     )
@@ -87,6 +119,8 @@ async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=8) as executor:
         for name, scenario in SCENARIOS.items():
+            if names and name not in names:
+                continue
             with SimulatorServer() as sim:
                 async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 7, 9, 45)) as lab:
                     started = await scenario(lab)
@@ -98,4 +132,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

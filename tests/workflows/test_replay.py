@@ -22,6 +22,8 @@ def test_the_main_scenarios_are_recorded() -> None:
         "legacy_150k",
         "rejected_then_retried",
         "cancelled_while_market_closed",
+        "returned_in_watch",
+        "late_create_adopted",
     }
 
 
