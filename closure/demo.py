@@ -1,4 +1,4 @@
-"""`make demo`: the legacy document's $150,000 closure, end to end on real local services, in about a minute.
+"""`make demo`: the legacy document's $150,000 closure, end to end on real local services, in about two and a half minutes.
 
 Starts the Temporal dev server (SQLite file, UI), the broker simulator with a clock running `--time-scale`
 times faster than real time, the worker and the HTTP API; seeds the account through the Broker API; initiates
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--amount", type=Decimal, default=Decimal("150000.00"))
     parser.add_argument("--time-scale", type=float, default=3600.0, help="simulated seconds per real second")
     parser.add_argument("--data-dir", type=Path, default=Path(".data/demo"))
-    parser.add_argument("--timeout", type=float, default=150.0, help="wall-clock seconds before giving up")
+    parser.add_argument("--timeout", type=float, default=360.0, help="wall-clock seconds before giving up")
     parser.add_argument(
         "--show-progress", action="store_true", help="print the final progress response in full"
     )

@@ -41,9 +41,9 @@ async def test_a_closure_continues_as_new_and_completes(
     short_history_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
 ) -> None:
     env = short_history_env
-    async with closure_lab(
-        env, sim, executor, seed_at=ny(2025, 6, 9, 7, 0), policy=ClosurePolicy().scaled(SCALE)
-    ) as lab:
+    # One bank day of returns watch: this test is about the runs, and each broker day costs 24 s here.
+    policy = ClosurePolicy(returns_watch=1).scaled(SCALE)
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 6, 9, 7, 0), policy=policy) as lab:
         account = lab.broker.funded_account(Decimal("123456.78"))
         lab.broker.run_clock(SCALE)
         started = await lab.start(account)
