@@ -165,7 +165,7 @@ class BrokerActivities:
         used = sum((t.amount for t in in_window), ZERO)
         limit_left = max(request.daily_limit - used, ZERO)
         withdrawable = parse_money(acct.cash_withdrawable)
-        known = None if request.known_transfer_ids is None else set(request.known_transfer_ids)
+        known = set(request.known_transfer_ids)
         return TransferPlan(
             broker_now=now,
             cash=parse_money(acct.cash),
@@ -176,7 +176,7 @@ class BrokerActivities:
             window_frees_at=min(t.created_at for t in in_window) + DAILY_WINDOW if in_window else None,
             outgoing_before=[t.id for t in outgoing],
             tracked=_tracked(outgoing, request.tracked_transfer_ids),
-            unknown=[] if known is None else [t for t in outgoing if t.id not in known],
+            unknown=[t for t in outgoing if t.id not in known],
         )
 
     @activity.defn(name="broker.create_withdrawal")

@@ -93,10 +93,9 @@ class PlanWithdrawalInput(BaseModel):
     account_id: str
     daily_limit: Money
     tracked_transfer_ids: list[str] = Field(default_factory=list)
-    known_transfer_ids: list[str] | None = Field(
-        default=None,
-        description="Every outgoing transfer the closure accounts for; any other is reported as unknown. "
-        "None on the first look, before the closure knows which transfers predate it.",
+    known_transfer_ids: list[str] = Field(
+        default_factory=list,
+        description="Every outgoing transfer the closure accounts for; any other is reported as unknown.",
     )
 
 

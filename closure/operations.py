@@ -123,6 +123,20 @@ class Operations:
                 f"closure {account_id} did not answer ({exc.status.name}): is a worker up?"
             ) from exc
 
+    async def final_progress(self, account_id: str, run_id: str | None = None) -> ClosureProgress | None:
+        """A finished closure's last progress, read from its history (no worker replays it); None if it runs."""
+        handle = self.client.get_workflow_handle_for(
+            AccountClosureWorkflow.run, workflow_id_for(account_id), run_id=run_id
+        )
+        try:
+            if (await handle.describe(rpc_timeout=QUERY_TIMEOUT)).status != WorkflowExecutionStatus.COMPLETED:
+                return None
+            return await handle.result(follow_runs=False, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            raise OperationRefused(
+                f"closure {account_id}: cannot read its result ({exc.status.name})"
+            ) from exc
+
     async def workflow_task_failure(self, workflow_id: str) -> str | None:
         """Why the workflow's tasks keep failing (the closure cannot move at all), or None if they do not."""
         handle = self.client.get_workflow_handle(workflow_id)

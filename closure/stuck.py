@@ -132,16 +132,18 @@ async def _closed_with_money(ops: Operations) -> list[StuckClosure]:
         if summary.account_id is None:
             continue
         try:
-            stuck += await money_after_close(ops, summary.account_id)
+            stuck += await money_after_close(ops, summary.account_id, summary.run_id)
         except (OperationRefused, ClosureError) as exc:
             stuck.append(StuckClosure(kind="check_failed", account_id=summary.account_id, detail=str(exc)))
     return stuck
 
 
-async def money_after_close(ops: Operations, account_id: str) -> list[StuckClosure]:
+async def money_after_close(
+    ops: Operations, account_id: str, run_id: str | None = None
+) -> list[StuckClosure]:
     """A completed closure whose account holds money again: a late return, a late credit."""
-    progress = await ops.progress(account_id)
-    if progress.phase != ClosurePhase.COMPLETED:
+    progress = await ops.final_progress(account_id, run_id)
+    if progress is None or progress.phase != ClosurePhase.COMPLETED:
         return []
     account = await asyncio.to_thread(ops.gateway.trade_account, account_id)
     cash = parse_money(account.cash)
