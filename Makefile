@@ -16,11 +16,11 @@ venv: $(STAMP)
 
 ## The legacy $150,000 closure end to end on the local stack; exits non-zero unless it completed cleanly.
 demo: $(STAMP)
-	$(PY) -m closure.demo
+	$(PY) -m devtools.demo
 
 ## The long-running local stack (Temporal + UI, simulator, worker, API); pieces restart, state in .data/dev.
 dev: $(STAMP)
-	$(PY) -m closure.devstack run
+	$(PY) -m devtools.devstack run
 
 ## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running).
 test: $(STAMP) lint
@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)
-	$(PY) -m closure.emails.preview
+	$(PY) -m devtools.email_preview
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

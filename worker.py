@@ -25,10 +25,10 @@ from temporalio.worker import Worker
 from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import build_activities
-from closure.logs import configure_logging
-from closure.settings import Settings
-from closure.task_failures import TaskFailure, WorkflowTaskFailureWatch
-from closure.temporal_client import connect
+from runtime.logs import configure_logging
+from runtime.settings import Settings
+from runtime.task_failures import TaskFailure, WorkflowTaskFailureWatch
+from runtime.temporal import connect
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.alerts import task_failure_email
 

@@ -1,4 +1,4 @@
-"""Broker activities: every call the closure makes to Alpaca, each one reading broker truth first.
+"""Broker activities: each one call to the Alpaca adapter, under a stable activity name.
 
 alpaca-py is blocking, so these are sync activities run on the worker's thread pool.
 """
@@ -6,234 +6,67 @@ alpaca-py is blocking, so these are sync activities run on the worker's thread p
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from alpaca.broker.enums import TransferDirection, TransferTiming
-from alpaca.broker.models import ACHRelationship, Transfer
-from alpaca.broker.requests import CreateACHTransferRequest
-from alpaca.trading.requests import GetCalendarRequest
 from temporalio import activity
 
-from activities.alpaca_client import BrokerConnection
-from activities.alpaca_gateway import AlpacaGateway
+from adapters.alpaca.broker import AlpacaBroker
 from closure.broker_types import (
     AccountClosed,
     AccountView,
-    AchRelationshipView,
-    BrokerClock,
     BusinessDeadlineInput,
     CreatedWithdrawal,
     CreateWithdrawalInput,
     LiquidationOrders,
     PlanWithdrawalInput,
-    PositionView,
     ReviewTransfersInput,
     TrackTransfersInput,
     TransferPlan,
     TransferReview,
     TransferView,
 )
-from closure.errors import (
-    AccountCloseRefused,
-    AccountNotClosedYet,
-    BrokerRequestRefused,
-    BrokerStateUnexpected,
-    BrokerUnavailable,
-    WithdrawalOutcomeUnknown,
-    WithdrawalRefused,
-)
-from closure.money import ZERO, cents, parse_money
-
-DAILY_WINDOW = timedelta(hours=24)
-
-
-def _enum_text(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
-def transfer_view(t: Transfer) -> TransferView:
-    return TransferView(
-        id=str(t.id),
-        amount=parse_money(t.amount),
-        status=_enum_text(t.status),
-        direction=_enum_text(t.direction),
-        relationship_id=str(t.relationship_id) if t.relationship_id else None,
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-        reason=t.reason,
-    )
-
-
-def _relationship_view(r: ACHRelationship) -> AchRelationshipView:
-    return AchRelationshipView(
-        id=str(r.id),
-        status=_enum_text(r.status),
-        account_last4=str(r.bank_account_number or "")[-4:],
-        nickname=r.nickname,
-    )
-
-
-def _tracked(outgoing: list[TransferView], ids: list[str]) -> list[TransferView]:
-    by_id = {t.id: t for t in outgoing}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise BrokerStateUnexpected(f"the broker no longer lists transfer(s) {', '.join(missing)}")
-    return [by_id[i] for i in ids]
 
 
 class BrokerActivities:
-    def __init__(self, connection: BrokerConnection) -> None:
-        self._broker = AlpacaGateway(connection)
-
-    # --- reads ----------------------------------------------------------------------------------------------
-
-    def _clock(self) -> BrokerClock:
-        clock = self._broker.clock()
-        return BrokerClock(
-            now=clock.timestamp, is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close
-        )
-
-    def _outgoing(self, account_id: str) -> list[TransferView]:
-        views = (transfer_view(t) for t in self._broker.outgoing_transfers(account_id))
-        return sorted(views, key=lambda t: t.created_at)
+    def __init__(self, broker: AlpacaBroker) -> None:
+        self._broker = broker
 
     @activity.defn(name="broker.inspect_account")
     def inspect_account(self, account_id: str) -> AccountView:
-        """Account status, balances, positions, open orders, the approved bank, and the broker's clock."""
-        acct = self._broker.trade_account(account_id)
-        positions = self._broker.positions(account_id)
-        orders = self._broker.open_orders(account_id)
-        approved = next(iter(self._broker.approved_relationships(account_id)), None)
-        return AccountView(
-            account_id=account_id,
-            status=_enum_text(acct.status),
-            account_blocked=bool(acct.account_blocked),
-            transfers_blocked=bool(acct.transfers_blocked),
-            cash=parse_money(acct.cash),
-            cash_withdrawable=parse_money(acct.cash_withdrawable),
-            pending_transfer_out=parse_money(acct.pending_transfer_out),
-            pending_transfer_in=parse_money(acct.pending_transfer_in),
-            long_market_value=parse_money(acct.long_market_value),
-            positions=[PositionView(symbol=p.symbol, qty=Decimal(p.qty)) for p in positions],
-            open_orders=len(orders),
-            approved_relationship=_relationship_view(approved) if approved else None,
-            clock=self._clock(),
-        )
+        return self._broker.inspect_account(account_id)
 
     @activity.defn(name="broker.business_deadline")
     def business_deadline(self, request: BusinessDeadlineInput) -> datetime:
-        """The same time of day, `business_days` trading days after `start`, by the broker's calendar."""
-        start_day = request.start.date()
-        ahead = GetCalendarRequest(
-            start=start_day, end=start_day + timedelta(days=request.business_days * 2 + 14)
-        )
-        later = [d.date for d in self._broker.calendar(ahead) if d.date > start_day]
-        if len(later) < request.business_days:
-            raise BrokerStateUnexpected("the broker calendar has too few trading days ahead")
-        return datetime.combine(later[request.business_days - 1], request.start.timetz())
-
-    # --- liquidation ----------------------------------------------------------------------------------------
+        return self._broker.business_deadline(request)
 
     @activity.defn(name="broker.liquidate")
     def liquidate(self, account_id: str) -> LiquidationOrders:
-        """Cancel every open order, then place closing orders for every position."""
-        cancelled = self._broker.cancel_orders(account_id)
-        sold, refused = [], []
-        for result in self._broker.close_all_positions(account_id):
-            if result.status == 200:
-                sold.append(str(result.symbol))
-            else:
-                refused.append(f"{result.symbol}: {getattr(result.body, 'message', result.body)}")
-        return LiquidationOrders(orders_cancelled=cancelled, sell_orders=sold, refused=refused)
+        return self._broker.liquidate(account_id)
 
     @activity.defn(name="broker.cancel_orders")
     def cancel_orders(self, account_id: str) -> int:
-        """Withdraw the closure's own sell orders when it is cancelled before they fill."""
         return self._broker.cancel_orders(account_id)
-
-    # --- withdrawals ----------------------------------------------------------------------------------------
 
     @activity.defn(name="broker.plan_withdrawal")
     def plan_withdrawal(self, request: PlanWithdrawalInput) -> TransferPlan:
-        """How much may go out now: min(withdrawable, what the rolling 24 h window has left)."""
-        acct = self._broker.trade_account(request.account_id)
-        outgoing = self._outgoing(request.account_id)
-        now = self._clock().now
-        in_window = [t for t in outgoing if t.uses_daily_limit and t.created_at > now - DAILY_WINDOW]
-        used = sum((t.amount for t in in_window), ZERO)
-        limit_left = max(request.daily_limit - used, ZERO)
-        withdrawable = parse_money(acct.cash_withdrawable)
-        known = set(request.known_transfer_ids)
-        return TransferPlan(
-            broker_now=now,
-            cash=parse_money(acct.cash),
-            cash_withdrawable=withdrawable,
-            window_used=used,
-            limit_left=limit_left,
-            amount=cents(min(withdrawable, limit_left)),
-            window_frees_at=min(t.created_at for t in in_window) + DAILY_WINDOW if in_window else None,
-            outgoing_before=[t.id for t in outgoing],
-            tracked=_tracked(outgoing, request.tracked_transfer_ids),
-            unknown=[t for t in outgoing if t.id not in known],
-        )
+        return self._broker.plan_withdrawal(request)
 
     @activity.defn(name="broker.create_withdrawal")
     def create_withdrawal(self, request: CreateWithdrawalInput) -> CreatedWithdrawal:
-        """Check, then create: adopt a transfer an earlier attempt made for this chunk, or make one."""
-        before = set(request.outgoing_before)
-        appeared = [t for t in self._outgoing(request.account_id) if t.id not in before and not t.failed]
-        if appeared:
-            same = [t for t in appeared if t.amount == request.amount] or appeared
-            activity.logger.warning("adopting transfer %s for %s", same[0].id, request.chunk_key)
-            return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=same[0], adopted=True)
-        body = CreateACHTransferRequest(
-            amount=str(request.amount),
-            direction=TransferDirection.OUTGOING,
-            timing=TransferTiming.IMMEDIATE,
-            relationship_id=request.relationship_id,
-        )
-        try:
-            created = self._broker.create_transfer(request.account_id, body)
-        except BrokerRequestRefused as exc:
-            raise WithdrawalRefused(str(exc)) from exc
-        except BrokerUnavailable as exc:
-            if exc.processed_maybe:
-                raise WithdrawalOutcomeUnknown(f"{request.chunk_key}: {exc}") from exc
-            raise
-        return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=transfer_view(created), adopted=False)
+        return self._broker.create_withdrawal(request)
 
     @activity.defn(name="broker.track_transfers")
     def track_transfers(self, request: TrackTransfersInput) -> list[TransferView]:
-        return _tracked(self._outgoing(request.account_id), request.transfer_ids)
+        return self._broker.track_transfers(request)
 
     @activity.defn(name="broker.review_transfers")
     def review_transfers(self, request: ReviewTransfersInput) -> TransferReview:
-        """The closure's transfers as the broker lists them now, and any outgoing one nobody accounts for."""
-        outgoing = self._outgoing(request.account_id)
-        known = set(request.known_transfer_ids)
-        return TransferReview(
-            broker_now=self._clock().now,
-            tracked=_tracked(outgoing, request.tracked_transfer_ids),
-            unknown=[t for t in outgoing if t.id not in known],
-        )
-
-    # --- closing --------------------------------------------------------------------------------------------
+        return self._broker.review_transfers(request)
 
     @activity.defn(name="broker.close_account")
     def close_account(self, account_id: str) -> AccountClosed:
-        """Close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms."""
-        status = _enum_text(self._broker.account(account_id).status)
-        if status != "ACCOUNT_CLOSED":
-            try:
-                self._broker.close_account(account_id)
-            except BrokerRequestRefused as exc:
-                raise AccountCloseRefused(str(exc)) from exc
-            status = _enum_text(self._broker.account(account_id).status)
-        if status != "ACCOUNT_CLOSED":
-            raise AccountNotClosedYet(f"the broker reports {status} after the close request")
-        return AccountClosed(status=status, closed_at=self._clock().now)
+        return self._broker.close_account(account_id)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from closure.emails.facts import CustomerEmail, OpsEmail, SendResult
-from closure.emails.render import Brand, render
-from closure.emails.senders import EmailDispatcher, OutgoingEmail, RecipientUnknown
-from closure.logs import REDACTOR
-from closure.records import UserRecords
+from adapters.email.render import Brand, render
+from adapters.email.senders import EmailDispatcher, OutgoingEmail, RecipientUnknown
+from adapters.records import UserRecords
+from closure.email_facts import CustomerEmail, OpsEmail, SendResult
+from runtime.logs import REDACTOR
 
 
 class EmailActivities:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from closure.mirror import MirrorResult, MirrorWrite, ProgressMirror
+from adapters.redis.mirror import MirrorResult, MirrorWrite, ProgressMirror
 
 
 class MirrorActivities:

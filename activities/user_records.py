@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from temporalio import activity
 
-from closure.records import UserRecords, attention, closed, pending_closure, reopened
+from adapters.records import UserRecords, attention, closed, pending_closure, reopened
 
 
 class AccountAt(BaseModel):

@@ -6,19 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
-from activities.alpaca_client import BrokerConnection
 from activities.broker import BrokerActivities
 from activities.emails import EmailActivities
 from activities.mirror import MirrorActivities
 from activities.user_records import UserRecordActivities
-from closure.emails.render import Brand
-from closure.emails.senders import EmailBackend, EmailDispatcher, OutboxBackend, SesBackend
-from closure.mirror import ProgressMirror
-from closure.records.sqlite import SqliteRecords
-from closure.records.supabase import SupabaseRecords
-from closure.settings import Settings
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.connection import BrokerConnection
+from adapters.email.from_settings import email_backend_from
+from adapters.email.render import Brand
+from adapters.email.senders import EmailDispatcher
+from adapters.records.from_settings import records_from
+from adapters.redis.mirror import ProgressMirror
+from runtime.settings import Settings
 
 
 @dataclass
@@ -44,32 +43,13 @@ class ActivityGroups:
         ]
 
 
-def records_from(settings: Settings) -> SqliteRecords | SupabaseRecords:
-    if settings.records.backend == "supabase":
-        if not settings.records.supabase_url or settings.records.supabase_service_role_key is None:
-            raise ValueError("CLOSURE_RECORDS__SUPABASE_URL and ..._SUPABASE_SERVICE_ROLE_KEY are required")
-        return SupabaseRecords(
-            settings.records.supabase_url, settings.records.supabase_service_role_key.get_secret_value()
-        )
-    return SqliteRecords(settings.records.sqlite_path)
-
-
-def email_backend_from(settings: Settings) -> EmailBackend:
-    if settings.email.backend == "ses":
-        client = boto3.client(
-            "sesv2", region_name=settings.email.ses_region, endpoint_url=settings.email.ses_endpoint_url
-        )
-        return SesBackend(client, settings.email.ses_configuration_set)
-    return OutboxBackend(settings.email.outbox_dir)
-
-
 def build_activities(settings: Settings) -> ActivityGroups:
     records = records_from(settings)
     brand = Brand(settings.email.brand_name, settings.email.support_email, settings.email.app_url)
     dispatcher = EmailDispatcher(records, email_backend_from(settings))
     mirror = ProgressMirror.from_url(settings.redis_url, settings.mirror_ttl) if settings.redis_url else None
     return ActivityGroups(
-        broker=BrokerActivities(BrokerConnection(settings.alpaca)),
+        broker=BrokerActivities(AlpacaBroker(BrokerConnection(settings.alpaca))),
         users=UserRecordActivities(records),
         email=EmailActivities(
             dispatcher, records, brand, settings.email.sender, settings.email.ops_recipients

@@ -12,7 +12,7 @@ import jwt
 from jwt import PyJWKClient
 
 from api.errors import ApiError
-from closure.settings import ApiSettings
+from runtime.settings import ApiSettings
 
 ASYMMETRIC = ("RS256", "ES256")
 

@@ -11,20 +11,20 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.broker import BrokerActivities
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.records import CLOSED, UserRecord, UserRecords, UserRecordsUnavailable, pending_closure
+from adapters.redis.mirror import ProgressMirror
 from api.errors import ApiError, not_found
 from api.models import ClosureStartedPublic, ProgressPublic
 from api.rate_limit import InitiateLimiter
 from closure.broker_types import AccountView
 from closure.confirmation import workflow_id_for
 from closure.errors import AccountNotFound, ClosureError
-from closure.mirror import ProgressMirror
 from closure.money import format_usd
 from closure.progress import ClosureProgress
-from closure.records import CLOSED, UserRecord, UserRecords, UserRecordsUnavailable, pending_closure
-from closure.settings import Settings
-from closure.starter import start_closure
+from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import start_closure
 
 T = TypeVar("T")
 log = logging.getLogger("account_closure.api")
@@ -42,7 +42,7 @@ class ClosureDesk:
         temporal: Callable[[], Awaitable[Client]],
         records: UserRecords,
         mirror: ProgressMirror | None,
-        broker: BrokerActivities,
+        broker: AlpacaBroker,
         limiter: InitiateLimiter,
     ) -> None:
         self.settings = settings

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import TokenVerifier, check_admin, unauthorized
 from api.closures import ClosureDesk
-from closure.settings import Settings
+from runtime.settings import Settings
 
 bearer = HTTPBearer(
     auto_error=False, description="A Supabase access token (users) or the admin token (operators)"

@@ -12,18 +12,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from activities.alpaca_client import BrokerConnection
-from activities.broker import BrokerActivities
-from activities.wiring import records_from
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.connection import BrokerConnection
+from adapters.records.from_settings import records_from
+from adapters.redis.mirror import ProgressMirror
 from api.auth import TokenVerifier
 from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from api.rate_limit import InitiateLimiter
 from api.routes import admin, closures, health
-from closure.logs import configure_logging
-from closure.mirror import ProgressMirror
-from closure.settings import Settings
-from closure.temporal_client import connect
+from runtime.logs import configure_logging
+from runtime.settings import Settings
+from runtime.temporal import connect
 
 
 class _TemporalConnection:
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         temporal=_TemporalConnection(settings, temporal),
         records=records_from(settings),
         mirror=ProgressMirror(redis_client, settings.mirror_ttl) if redis_client else None,
-        broker=BrokerActivities(BrokerConnection(settings.alpaca)),
+        broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
         limiter=InitiateLimiter(settings.api.initiate_limit, settings.api.initiate_window, redis_client),
     )
     app.add_exception_handler(ApiError, api_error_handler)

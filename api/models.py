@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from closure.operations import ClosureSummary
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
+from ops.operations import ClosureSummary
 
 
 class ClosureStartedPublic(BaseModel):

@@ -10,7 +10,7 @@ import math
 from datetime import date, timedelta
 
 from closure.broker_types import AccountView
-from closure.emails.facts import ClosureEstimate
+from closure.email_facts import ClosureEstimate
 from closure.money import format_usd
 from closure.policy import ClosurePolicy
 

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
 from closure.search_attributes import CLI_TYPES
 from simulator.server import SimulatorServer
-from tests.emails.moto_ses import MotoSes
+from tests.adapters.email.moto_ses import MotoSes
 
 BIN = Path(sys.executable).parent
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"

@@ -23,22 +23,21 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from activities.alpaca_client import BrokerConnection
-from activities.alpaca_gateway import AlpacaGateway
-from activities.broker import BrokerActivities
-from closure.cli import app as cli_app
-from closure.invariants import check_completed_closure
-from closure.operations import Operations
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.connection import BrokerConnection
+from adapters.records import UserRecord
+from adapters.records.sqlite import SqliteRecords
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureProgress
-from closure.records import UserRecord
-from closure.records.sqlite import SqliteRecords
-from closure.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
-from closure.starter import StartedClosure, start_closure
+from devtools.invariants import check_completed_closure
+from ops.cli import app as cli_app
+from ops.operations import Operations
+from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
 from worker import build_worker
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import StartedClosure, start_closure
 
 NEW_YORK = ZoneInfo("America/New_York")
 BIN_TEST_SERVER = str(Path(sys.executable).parent / "temporal-test-server")
@@ -211,12 +210,10 @@ def amounts(lab: ClosureLab, account_id: str) -> list[Decimal]:
 
 async def operations(lab: ClosureLab) -> Operations:
     """What the operator CLI works with, pointed at the lab's Temporal, simulator and records."""
-    connection = BrokerConnection(lab.settings.alpaca)
     return Operations(
         settings=lab.settings,
         client=lab.env.client,
         records=lab.records,
-        broker=BrokerActivities(connection),
-        gateway=AlpacaGateway(connection),
+        broker=AlpacaBroker(BrokerConnection(lab.settings.alpaca)),
         redis=None,
     )

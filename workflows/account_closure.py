@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
-    from closure import metrics
     from closure.confirmation import confirmation_number
     from closure.money import format_usd
     from closure.phases import ClosurePhase
@@ -30,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         WakeSignal,
     )
     from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+    from runtime import metrics
 
 
 from workflows import notify

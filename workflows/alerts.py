@@ -8,9 +8,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from closure.confirmation import WORKFLOW_ID_PREFIX
-    from closure.emails.facts import OpsAlertFacts, OpsEmail
+    from closure.email_facts import OpsAlertFacts, OpsEmail
     from closure.progress import ClosureProgress, OpsAlert
-    from closure.task_failures import TaskFailure
+    from runtime.task_failures import TaskFailure
 
 
 def _what_to_do(progress: ClosureProgress, alert: OpsAlert) -> list[str]:

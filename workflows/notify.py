@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.user_records import AccountAt, AttentionFlag, UserRecordActivities
     from closure.broker_types import AccountView
-    from closure.emails.facts import (
+    from closure.email_facts import (
         CompletionFacts,
         CustomerEmail,
         CustomerFacts,

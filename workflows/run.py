@@ -21,13 +21,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.mirror import MirrorActivities
-    from closure import metrics
+    from adapters.redis.mirror import MirrorWrite
     from closure.errors import TRANSIENT_ERROR_TYPES, BrokerUnavailable
-    from closure.mirror import MirrorWrite
     from closure.phases import ClosurePhase
     from closure.policy import ClosurePolicy
     from closure.progress import ClosureProgress, ClosureState, OpsAlert, PhaseChange
     from closure.search_attributes import CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+    from runtime import metrics
     from workflows.alerts import ops_email
 
 T = TypeVar("T")

@@ -14,13 +14,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
-    from closure import metrics
     from closure.bank_calendar import NEW_YORK, bank_days_after
     from closure.broker_types import ReviewTransfersInput, TrackTransfersInput, TransferReview, TransferView
     from closure.errors import TransferFailed
     from closure.money import format_usd
     from closure.phases import TRANSFER_SUCCESS, ClosurePhase
     from closure.progress import ClosureState, TransferRecord
+    from runtime import metrics
 
 from workflows.run import ClosureHalted, ClosureRun
 

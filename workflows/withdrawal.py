@@ -17,7 +17,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
-    from closure import metrics
     from closure.broker_types import (
         CreatedWithdrawal,
         CreateWithdrawalInput,
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from closure.money import format_usd
     from closure.phases import ClosurePhase
     from closure.progress import PendingChunk, TransferRecord
+    from runtime import metrics
 
 from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun

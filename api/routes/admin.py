@@ -12,9 +12,9 @@ from api.closures import temporal_unavailable
 from api.deps import DeskDep, Operator
 from api.errors import ApiError, Responses, problem
 from api.models import ClosureList, OperatorAction, OperatorOutcome, ProgressPublic
-from closure.operations import closure_query, list_closures
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, RetryRequest
+from ops.operations import closure_query, list_closures
 from workflows.account_closure import AccountClosureWorkflow
 
 router = APIRouter(

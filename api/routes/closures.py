@@ -10,11 +10,11 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Path, status
 from fastapi.responses import StreamingResponse
 
+from adapters.redis.mirror import channel
 from api.closures import ClosureDesk
 from api.deps import CurrentUser, DeskDep
 from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
-from closure.mirror import channel
 
 router = APIRouter(
     prefix="/api/account-closure",

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from adapters.records import UserRecord
+from adapters.records.sqlite import SqliteRecords
 from api.tokens import user_token
-from closure.localstack import LocalStack
-from closure.records import UserRecord
-from closure.records.sqlite import SqliteRecords
+from devtools.localstack import LocalStack
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 
 JWT_SECRET = "test-jwt-secret-with-enough-length-for-hs256"

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 
+from adapters.records import UserRecord
+from adapters.records.sqlite import SqliteRecords
 from api.main import create_app
-from closure.records import UserRecord
-from closure.records.sqlite import SqliteRecords
-from closure.settings import ApiSettings, RecordsSettings, Settings, TemporalSettings
+from runtime.settings import ApiSettings, RecordsSettings, Settings, TemporalSettings
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 ADMIN = "operator-token"

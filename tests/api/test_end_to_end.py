@@ -10,8 +10,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.tokens import user_token
-from closure.invariants import check_completed_closure
 from closure.progress import ClosureProgress
+from devtools.invariants import check_completed_closure
 from simulator.server import SimulatorServer
 from tests.api.stack import JWT_SECRET, api_stack
 from tests.support import ny

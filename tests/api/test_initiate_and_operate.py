@@ -9,7 +9,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from closure.records import closed, pending_closure
+from adapters.records import closed, pending_closure
 from simulator.server import SimulatorServer
 from tests.api.stack import ApiStack, api_stack
 from tests.support import ny

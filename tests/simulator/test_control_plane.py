@@ -10,8 +10,8 @@ import pytest
 import requests
 from temporalio.testing import WorkflowEnvironment
 
-from activities.alpaca_client import build_broker_client
-from closure.settings import AlpacaSettings
+from adapters.alpaca.connection import build_broker_client
+from runtime.settings import AlpacaSettings
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
 from tests.support import ny

@@ -23,10 +23,10 @@ from temporalio.testing import WorkflowEnvironment
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, RetryRequest
 from closure.search_attributes import CLI_TYPES
-from closure.starter import StartedClosure
 from simulator.server import SimulatorServer
 from tests.support import BIN_TEST_SERVER, ClosureLab, closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import StartedClosure
 
 HISTORIES = Path(__file__).parent / "histories"
 _INDEXED = {

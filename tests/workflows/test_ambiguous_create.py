@@ -13,7 +13,8 @@ from alpaca.broker.models import Transfer
 from alpaca.broker.requests import CreateACHTransferRequest
 from temporalio.testing import WorkflowEnvironment
 
-from closure.invariants import (
+from closure.phases import ClosurePhase
+from devtools.invariants import (
     WINDOW,
     closed_only_when_empty,
     every_dollar_accounted_for,
@@ -21,7 +22,6 @@ from closure.invariants import (
     no_duplicate_transfers,
     parse_ledger,
 )
-from closure.phases import ClosurePhase
 from simulator.server import SimulatorServer
 from tests.support import amounts, closure_lab, ny
 

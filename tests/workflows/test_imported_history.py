@@ -11,10 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureState, PhaseChange, RetryRequest
-from closure.starter import start_closure
 from simulator.server import SimulatorServer
 from tests.support import closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import start_closure
 
 
 async def test_old_history_and_a_fast_broker_clock_do_not_stop_the_closure(

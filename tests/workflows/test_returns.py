@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from closure.progress import RetryRequest
-from closure.stuck import money_after_close
+from ops.stuck import money_after_close
 from simulator.server import SimulatorServer
 from tests.support import ClosureLab, closure_lab, ny, operations
 from workflows.account_closure import AccountClosureWorkflow

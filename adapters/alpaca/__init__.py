@@ -1,0 +1,1 @@
+"""The Alpaca Broker API through the unmodified alpaca-py client."""

@@ -1,0 +1,107 @@
+"""The broker calls the closure makes, typed: alpaca-py's models in, its errors translated into ours.
+
+Each call is named by its route (`GET /v1/clock`), which is also its metrics label and its name in errors.
+
+alpaca-py annotates every method as `Model | RawData`; with `raw_data=False` (ours) it returns models, and
+anything else is a broker response we cannot trust, so it becomes `BrokerResponseInvalid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from alpaca.broker import BrokerClient
+from alpaca.broker.enums import ACHRelationshipStatus, TransferDirection
+from alpaca.broker.models import Account, ACHRelationship, TradeAccount, Transfer
+from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.models import Calendar, Clock, ClosePositionResponse, Order, Position
+from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
+
+from adapters.alpaca.connection import BrokerConnection
+from closure.errors import BrokerResponseInvalid
+
+M = TypeVar("M")
+
+
+def _one(value: Any, model: type[M], what: str) -> M:
+    if not isinstance(value, model):
+        raise BrokerResponseInvalid(f"{what}: expected {model.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _many(value: Any, model: type[M], what: str) -> list[M]:
+    if not isinstance(value, list):
+        raise BrokerResponseInvalid(
+            f"{what}: expected a list of {model.__name__}, got {type(value).__name__}"
+        )
+    return [_one(item, model, what) for item in value]
+
+
+class AlpacaGateway:
+    def __init__(self, connection: BrokerConnection) -> None:
+        self._connection = connection
+
+    def _call(self, what: str, fn: Callable[[BrokerClient], Any]) -> Any:
+        return self._connection.call(what, fn)
+
+    def clock(self) -> Clock:
+        what = "GET /v1/clock"
+        return _one(self._call(what, lambda c: c.get_clock()), Clock, what)
+
+    def calendar(self, request: GetCalendarRequest) -> list[Calendar]:
+        what = "GET /v1/calendar"
+        return _many(self._call(what, lambda c: c.get_calendar(request)), Calendar, what)
+
+    def account(self, account_id: str) -> Account:
+        what = "GET /v1/accounts/{id}"
+        return _one(self._call(what, lambda c: c.get_account_by_id(account_id)), Account, what)
+
+    def trade_account(self, account_id: str) -> TradeAccount:
+        what = "GET /v1/trading/accounts/{id}/account"
+        return _one(self._call(what, lambda c: c.get_trade_account_by_id(account_id)), TradeAccount, what)
+
+    def positions(self, account_id: str) -> list[Position]:
+        what = "GET /v1/trading/accounts/{id}/positions"
+        return _many(self._call(what, lambda c: c.get_all_positions_for_account(account_id)), Position, what)
+
+    def open_orders(self, account_id: str) -> list[Order]:
+        what = "GET /v1/trading/accounts/{id}/orders"
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        return _many(self._call(what, lambda c: c.get_orders_for_account(account_id, request)), Order, what)
+
+    def approved_relationships(self, account_id: str) -> list[ACHRelationship]:
+        # Only APPROVED: alpaca-py cannot parse some statuses (CANCELED) the broker also returns.
+        what = "GET /v1/accounts/{id}/ach_relationships"
+        statuses = [ACHRelationshipStatus.APPROVED]
+        found = self._call(what, lambda c: c.get_ach_relationships_for_account(account_id, statuses=statuses))
+        return _many(found, ACHRelationship, what)
+
+    def cancel_orders(self, account_id: str) -> int:
+        what = "DELETE /v1/trading/accounts/{id}/orders"
+        cancelled = self._call(what, lambda c: c.cancel_orders_for_account(account_id))
+        if not isinstance(cancelled, list):
+            raise BrokerResponseInvalid(f"{what}: expected a list, got {type(cancelled).__name__}")
+        return len(cancelled)
+
+    def close_all_positions(self, account_id: str) -> list[ClosePositionResponse]:
+        what = "DELETE /v1/trading/accounts/{id}/positions"
+        closed = self._call(what, lambda c: c.close_all_positions_for_account(account_id, cancel_orders=True))
+        return _many(closed, ClosePositionResponse, what)
+
+    def outgoing_transfers(self, account_id: str) -> list[Transfer]:
+        what = "GET /v1/accounts/{id}/transfers"
+        request = GetTransfersRequest(direction=TransferDirection.OUTGOING)
+        return _many(
+            self._call(what, lambda c: c.get_transfers_for_account(account_id, request)), Transfer, what
+        )
+
+    def create_transfer(self, account_id: str, request: CreateACHTransferRequest) -> Transfer:
+        what = "POST /v1/accounts/{id}/transfers"
+        return _one(
+            self._call(what, lambda c: c.create_transfer_for_account(account_id, request)), Transfer, what
+        )
+
+    def close_account(self, account_id: str) -> None:
+        self._call("POST /v1/accounts/{id}/actions/close", lambda c: c.close_account(account_id))

@@ -1,0 +1,1 @@
+"""Redis: the progress mirror the frontend reads, and the legacy closure keys."""

@@ -1,1 +1,0 @@
-"""Customer and operations emails: facts from the workflow, templates in closure/templates/email."""

@@ -1,0 +1,1 @@
+"""Developer tools: the demo, the local stack, the invariant checker. Production never imports them."""

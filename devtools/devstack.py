@@ -1,0 +1,133 @@
+"""`make dev`: the long-running local stack, each piece restarted if it exits, state kept in `.data/dev/`.
+
+Temporal dev server (UI http://127.0.0.1:8233, SQLite file), the broker simulator (state file, a clock 600x
+faster than real time), the worker (metrics :9464, /healthz :9465) and the API (:8000), with every policy wait
+divided by the same 600, so a $150,000 closure takes about five minutes to watch. Kill any piece: it comes
+back and the closures carry on. `python -m devtools.devstack seed` opens a funded account and prints the
+commands to close it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from adapters.records import UserRecord
+from adapters.records.sqlite import SqliteRecords
+from api.tokens import user_token
+from closure.money import format_usd
+from devtools.localstack import LocalStack
+from simulator.scenarios import ScenarioBuilder
+
+DATA = Path(".data/dev")
+SCALE = 600.0
+PORTS = {"temporal": 7233, "ui": 8233, "simulator": 8765, "api": 8000, "metrics": 9464, "health": 9465}
+JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
+ADMIN_TOKEN = "dev-admin-token"
+API = f"http://127.0.0.1:{PORTS['api']}"
+
+
+def _redis_url() -> str | None:
+    with socket.socket() as sock:
+        return "redis://127.0.0.1:6379/1" if sock.connect_ex(("127.0.0.1", 6379)) == 0 else None
+
+
+def environment() -> dict[str, str]:
+    settings = {
+        "CLOSURE_TEMPORAL__ADDRESS": f"127.0.0.1:{PORTS['temporal']}",
+        "CLOSURE_TEMPORAL__UI_URL": f"http://127.0.0.1:{PORTS['ui']}",
+        "CLOSURE_ALPACA__BASE_URL": f"http://127.0.0.1:{PORTS['simulator']}",
+        "CLOSURE_RECORDS__SQLITE_PATH": str(DATA / "closure.db"),
+        "CLOSURE_EMAIL__OUTBOX_DIR": str(DATA / "outbox"),
+        "CLOSURE_TIME_SCALE": str(SCALE),
+        "CLOSURE_WORKER__METRICS_ADDRESS": f"127.0.0.1:{PORTS['metrics']}",
+        "CLOSURE_WORKER__HEALTH_ADDRESS": f"127.0.0.1:{PORTS['health']}",
+        "CLOSURE_API__SUPABASE_JWT_SECRET": JWT_SECRET,
+        "CLOSURE_API__ADMIN_TOKEN": ADMIN_TOKEN,
+        "CLOSURE_API__PORT": str(PORTS["api"]),
+    }
+    redis_url = _redis_url()
+    return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack the way Ctrl-C does: every piece, cleanly
+
+
+def run() -> None:
+    signal.signal(signal.SIGTERM, _stop)
+    env = environment()
+    with LocalStack(DATA) as stack:
+        stack.temporal(PORTS["temporal"], PORTS["ui"], DATA / "temporal.db")
+        stack.simulator(
+            PORTS["simulator"], ["--clock-rate", str(SCALE), "--state-file", str(DATA / "broker.pickle")], env
+        )
+        stack.worker(env)
+        stack.api(PORTS["api"], env)
+        print(
+            f"Temporal UI http://127.0.0.1:{PORTS['ui']}  API {API}/docs  simulator http://127.0.0.1:{PORTS['simulator']}"
+        )
+        print(
+            f"metrics http://127.0.0.1:{PORTS['metrics']}/metrics  worker health http://127.0.0.1:{PORTS['health']}/healthz"
+        )
+        print(
+            f"Redis mirror: {env.get('CLOSURE_REDIS_URL', 'off')}   logs: {DATA}/*.log   Ctrl-C stops everything"
+        )
+        print("Open an account to close:  .venv/bin/python -m devtools.devstack seed")
+        try:
+            while True:
+                time.sleep(1)
+                for name in stack.restart_exited():
+                    print(f"{time.strftime('%H:%M:%S')} {name} had exited; started again")
+        except KeyboardInterrupt:
+            print("stopping")
+
+
+def seed(amount: Decimal, start: bool) -> None:
+    broker = ScenarioBuilder(f"http://127.0.0.1:{PORTS['simulator']}")
+    account = broker.funded_account(amount)
+    user = f"dev-user-{account.account_id[:8]}"
+    SqliteRecords(DATA / "closure.db").upsert(
+        UserRecord(
+            user_id=user,
+            alpaca_account_id=account.account_id,
+            email=account.email,
+            first_name=account.given_name,
+        )
+    )
+    token = user_token(JWT_SECRET, user, ttl_seconds=7 * 86400)
+    print(f"account {account.account_id} with {format_usd(amount)}, user {user}")
+    auth = f'-H "Authorization: Bearer {token}"'
+    print(f"initiate:  curl -X POST {auth} {API}/api/account-closure/initiate/{account.account_id}")
+    print(f"follow:    curl -N {auth} {API}/api/account-closure/progress/{account.account_id}/stream")
+    print(f"operators: curl -H 'Authorization: Bearer {ADMIN_TOKEN}' {API}/api/admin/closures")
+    if start:
+        answer = httpx.post(
+            f"{API}/api/account-closure/initiate/{account.account_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        print(f"initiated: {answer.status_code} {answer.text}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the stack and keep it running")
+    seeding = commands.add_parser("seed", help="open a funded account on the running stack")
+    seeding.add_argument("--amount", type=Decimal, default=Decimal("150000.00"))
+    seeding.add_argument("--start", action="store_true", help="also initiate its closure through the API")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run()
+    else:
+        seed(args.amount, args.start)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What operators do, as a library (`operations`) and a CLI (`closure`)."""

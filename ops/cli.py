@@ -1,0 +1,227 @@
+"""`closure`: the operator's command line. Rich tables for people, `--json` for scripts.
+
+    closure status ACCOUNT            closure list [--phase P] [--needs-attention]
+    closure find-stuck                closure resume ACCOUNT | --all [--dry-run]
+    closure retry ACCOUNT [--dry-run] closure cancel ACCOUNT --reason R [--dry-run]
+    closure import-legacy [--account A] [--dry-run]
+
+Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS, REDIS_URL, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import redis
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.connection import BrokerConnection
+from adapters.records.from_settings import records_from
+from closure.money import format_usd
+from closure.phases import ClosurePhase
+from ops.operations import Action, OperationRefused, Operations, closure_query, list_closures
+from ops.stuck import find_stuck as find_stuck_closures
+from runtime.settings import Settings
+from runtime.temporal import connect
+
+T = TypeVar("T")
+app = typer.Typer(
+    help="Operate account closures: status, list, find stuck ones, resume, retry, cancel, import legacy state.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+state: dict[str, bool] = {"json": False}
+
+Account = Annotated[str, typer.Argument(help="The Alpaca account id")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Say exactly what would be done; change nothing")]
+
+
+@app.callback()
+def _options(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    state["json"] = as_json
+
+
+async def _operations(settings: Settings) -> Operations:
+    return Operations(
+        settings=settings,
+        client=await connect(settings.temporal),
+        records=records_from(settings),
+        broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
+        redis=redis.Redis.from_url(settings.redis_url) if settings.redis_url else None,
+    )
+
+
+def _run(work: Callable[[Operations], Awaitable[T]]) -> T:
+    async def go() -> T:
+        return await work(await _operations(Settings()))
+
+    try:
+        return asyncio.run(go())
+    except OperationRefused as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(f"cannot reach a service: {exc}")
+
+
+def _fail(message: str) -> NoReturn:
+    if state["json"]:
+        print(json.dumps({"error": message}))
+    else:
+        console.print(f"[red]refused:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+def _emit(value: BaseModel | list[Any], table: Table | None = None) -> None:
+    if state["json"]:
+        data = (
+            [v.model_dump(mode="json") for v in value]
+            if isinstance(value, list)
+            else value.model_dump(mode="json")
+        )
+        print(json.dumps(data, indent=2))
+    elif table is not None:
+        console.print(table)
+
+
+def _table(*columns: str) -> Table:
+    """Ids never wrap, so they can be copied from the terminal; free text does."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("account", "kind", "phase", "action", "status"))
+    return table
+
+
+def _actions(actions: list[Action]) -> None:
+    table = _table("account", "action", "detail")
+    for action in actions:
+        table.add_row(action.account_id, action.action, action.detail)
+    _emit(actions, table)
+
+
+@app.command()
+def status(account_id: Account) -> None:
+    """Phase, amounts, transfers, next action and attention reason of one closure."""
+
+    async def work(ops: Operations) -> tuple[Any, str]:
+        return await ops.progress(account_id), ops.ui_link(account_id)
+
+    progress, link = _run(work)
+    if state["json"]:
+        print(json.dumps({**progress.model_dump(mode="json"), "temporal_ui": link}, indent=2))
+        return
+    console.print(
+        f"[bold]{progress.account_id}[/bold] {progress.confirmation_number}: {progress.phase.value} ({progress.percent}%)"
+    )
+    console.print(f"  {progress.step}")
+    console.print(
+        f"  withdrawn {format_usd(progress.amount_withdrawn)} (completed {format_usd(progress.amount_completed)}), "
+        f"remaining {format_usd(progress.amount_remaining)}; next action {progress.next_action_at or '-'}"
+    )
+    if progress.attention:
+        console.print(
+            f"  [red]needs attention[/red] ({progress.attention.error_type}): {progress.attention.reason}"
+        )
+    table = Table("#", "transfer", "amount", "status", "initiated")
+    for t in progress.transfers:
+        table.add_row(str(t.chunk), t.transfer_id, format_usd(t.amount), t.status, t.initiated_at.isoformat())
+    console.print(table)
+    console.print(f"  Temporal UI: {link}")
+
+
+@app.command("list")
+def list_(
+    phase: Annotated[ClosurePhase | None, typer.Option(help="Only this phase")] = None,
+    needs_attention: Annotated[
+        bool, typer.Option("--needs-attention", help="Only closures waiting for ops")
+    ] = False,
+) -> None:
+    """Closures, found through Temporal's visibility (search attributes)."""
+    query = closure_query(phase, True if needs_attention else None)
+    found = _run(lambda ops: list_closures(ops.client, query))
+    table = _table("account", "phase", "attention", "status", "started")
+    for c in found:
+        table.add_row(
+            c.account_id or "?",
+            c.phase.value if c.phase else "?",
+            "yes" if c.needs_attention else "",
+            c.status,
+            str(c.started_at),
+        )
+    _emit(found, table)
+
+
+@app.command("find-stuck")
+def find_stuck() -> None:
+    """pending_closure without a workflow, closures waiting for ops, legacy state without a workflow, and
+    closures whose broker state disagrees with their own."""
+    found = _run(find_stuck_closures)
+    table = _table("kind", "account", "detail")
+    for s in found:
+        table.add_row(s.kind, s.account_id, s.detail)
+    _emit(found, table)
+
+
+@app.command()
+def resume(
+    account_id: Annotated[str | None, typer.Argument(help="The Alpaca account id")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every pending_closure record without a workflow")
+    ] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Start a workflow that reconciles a stuck closure from broker truth."""
+    if (account_id is None) == (not all_):
+        _fail("give an account id or --all")
+    if all_:
+        _actions(_run(lambda ops: ops.resume_all(dry_run)))
+    else:
+        _actions([_run(lambda ops: ops.resume(str(account_id), dry_run))])
+
+
+@app.command()
+def retry(
+    account_id: Account,
+    operator: Annotated[str, typer.Option(help="Who is retrying")] = "cli",
+    dry_run: DryRun = False,
+) -> None:
+    """Let a closure waiting in needs_attention try again."""
+    _actions([_run(lambda ops: ops.retry(account_id, operator, dry_run))])
+
+
+@app.command()
+def cancel(
+    account_id: Account,
+    reason: Annotated[str, typer.Option(help="Why")] = "cancelled by an operator",
+    operator: Annotated[str, typer.Option(help="Who is cancelling")] = "cli",
+    dry_run: DryRun = False,
+) -> None:
+    """Cancel a closure before any money has moved."""
+    _actions([_run(lambda ops: ops.cancel(account_id, operator, reason, dry_run))])
+
+
+@app.command("import-legacy")
+def import_legacy(
+    account: Annotated[str | None, typer.Option(help="Only this account")] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Turn legacy closure_state / withdrawal_state / partial_withdrawal keys into workflows, keeping
+    transfers_completed so the 24 h window and the totals stay right."""
+    _actions(_run(lambda ops: ops.import_legacy(account, dry_run)))
+
+
+def main() -> None:
+    app(prog_name="closure")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""What operators do: look at closures, find stuck ones, resume, retry, cancel, import legacy state.
+
+This replaces `fix_stuck_account_closure.py` and `account_closure_scheduler.py`; the CLI (`ops.cli`) and
+the admin API are thin faces over it. Every change has a dry run that says exactly what it would do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.alpaca.broker import AlpacaBroker
+from adapters.records import CLOSED, PENDING_CLOSURE, UserRecords
+from adapters.redis.legacy import LegacyTransfer, closure_state, legacy_accounts, read_legacy
+from closure.broker_types import TransferView
+from closure.confirmation import workflow_id_for
+from closure.money import format_usd
+from closure.phases import ClosurePhase
+from closure.progress import CancelRequest, ClosureProgress, ClosureState, RetryRequest
+from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
+from runtime.settings import Settings
+from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import start_closure
+
+ALL_CLOSURES = 'WorkflowType = "AccountClosureWorkflow"'
+QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone must not hang the operator
+# A workflow task on its third attempt has failed twice: code, not a passing hiccup.
+FAILING_TASK_ATTEMPTS = 3
+
+
+class ClosureSummary(BaseModel):
+    workflow_id: str
+    run_id: str | None
+    account_id: str | None
+    phase: ClosurePhase | None
+    needs_attention: bool
+    status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+class Action(BaseModel):
+    account_id: str
+    action: str
+    detail: str
+    done: bool
+
+
+class OperationRefused(Exception):
+    """An operator command that cannot be carried out, with the reason."""
+
+
+def closure_query(phase: ClosurePhase | None = None, needs_attention: bool | None = None) -> str:
+    query = ALL_CLOSURES
+    if phase is not None:
+        query += f' AND ClosurePhase = "{phase.value}"'
+    if needs_attention is not None:
+        query += f" AND ClosureNeedsAttention = {str(needs_attention).lower()}"
+    return query
+
+
+async def list_closures(client: Client, query: str, limit: int = 1000) -> list[ClosureSummary]:
+    found = []
+    async for execution in client.list_workflows(query, limit=limit):
+        attributes = execution.typed_search_attributes
+        raw_phase = attributes.get(CLOSURE_PHASE)
+        found.append(
+            ClosureSummary(
+                workflow_id=execution.id,
+                run_id=execution.run_id,
+                account_id=attributes.get(ALPACA_ACCOUNT_ID),
+                phase=ClosurePhase(raw_phase) if raw_phase in set(ClosurePhase) else None,
+                needs_attention=bool(attributes.get(CLOSURE_NEEDS_ATTENTION)),
+                status=execution.status.name if execution.status else "UNKNOWN",
+                started_at=execution.start_time,
+                closed_at=execution.close_time,
+            )
+        )
+    return found
+
+
+@dataclass
+class Operations:
+    settings: Settings
+    client: Client
+    records: UserRecords
+    broker: AlpacaBroker
+    redis: redis.Redis | None
+
+    def handle(self, account_id: str) -> WorkflowHandle[AccountClosureWorkflow, ClosureProgress]:
+        return self.client.get_workflow_handle_for(AccountClosureWorkflow.run, workflow_id_for(account_id))
+
+    def ui_link(self, account_id: str) -> str:
+        temporal = self.settings.temporal
+        return f"{temporal.ui_url}/namespaces/{temporal.namespace}/workflows/{workflow_id_for(account_id)}"
+
+    async def status_of(self, account_id: str) -> WorkflowExecutionStatus | None:
+        try:
+            return (await self.handle(account_id).describe()).status
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def progress(self, account_id: str) -> ClosureProgress:
+        try:
+            return await self.handle(account_id).query(
+                AccountClosureWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise OperationRefused(f"no closure for account {account_id}") from exc
+            raise OperationRefused(
+                f"closure {account_id} did not answer ({exc.status.name}): is a worker up?"
+            ) from exc
+
+    async def final_progress(self, account_id: str, run_id: str | None = None) -> ClosureProgress | None:
+        """A finished closure's last progress, read from its history (no worker replays it); None if it runs."""
+        handle = self.client.get_workflow_handle_for(
+            AccountClosureWorkflow.run, workflow_id_for(account_id), run_id=run_id
+        )
+        try:
+            if (await handle.describe(rpc_timeout=QUERY_TIMEOUT)).status != WorkflowExecutionStatus.COMPLETED:
+                return None
+            return await handle.result(follow_runs=False, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            raise OperationRefused(
+                f"closure {account_id}: cannot read its result ({exc.status.name})"
+            ) from exc
+
+    async def workflow_task_failure(self, workflow_id: str) -> str | None:
+        """Why the workflow's tasks keep failing (the closure cannot move at all), or None if they do not."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            return None if exc.status == RPCStatusCode.NOT_FOUND else f"cannot describe it: {exc.status.name}"
+        pending = described.raw_description.pending_workflow_task
+        if pending.attempt < FAILING_TASK_ATTEMPTS:
+            return None
+        last = "no failure recorded"
+        async for event in handle.fetch_history_events(rpc_timeout=QUERY_TIMEOUT):
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failure = event.workflow_task_failed_event_attributes.failure
+                last = f"{failure.application_failure_info.type or 'error'}: {failure.message}"
+        since = pending.original_scheduled_time.ToDatetime(tzinfo=UTC)
+        return (
+            f"workflow task failing (attempt {pending.attempt}, since {since:%Y-%m-%d %H:%M:%S} UTC): {last}"
+        )
+
+    async def outgoing(self, account_id: str) -> list[TransferView]:
+        return await asyncio.to_thread(self.broker.outgoing, account_id)
+
+    # --- changing --------------------------------------------------------------------------------------------
+
+    async def _broker_owned_state(
+        self,
+        account_id: str,
+        since: datetime,
+        confirmation: str | None,
+        known: list[LegacyTransfer],
+        note: str,
+    ) -> ClosureState:
+        outgoing = [t for t in await self.outgoing(account_id) if t.created_at >= since]
+        return closure_state(account_id, confirmation, since, known, outgoing, note)
+
+    async def resume(self, account_id: str, dry_run: bool) -> Action:
+        status = await self.status_of(account_id)
+        if status == WorkflowExecutionStatus.RUNNING:
+            progress = await self.progress(account_id)
+            return Action(
+                account_id=account_id,
+                action="none",
+                detail=f"already running ({progress.phase.value})",
+                done=False,
+            )
+        record = await asyncio.to_thread(self.records.by_account, account_id)
+        if record is None:
+            raise OperationRefused(f"no user record for account {account_id}; nothing says it should close")
+        if record.status == CLOSED:
+            return Action(
+                account_id=account_id, action="none", detail="the user record is already closed", done=False
+            )
+        since = record.account_closure_initiated_at or datetime.now(UTC)
+        state = await self._broker_owned_state(
+            account_id, since, None, [], "Resumed by an operator from broker truth"
+        )
+        detail = _start_detail(account_id, state, since)
+        if dry_run:
+            return Action(account_id=account_id, action="would start", detail=detail, done=False)
+        await self._start(account_id, record.user_id, state)
+        return Action(account_id=account_id, action="started", detail=detail, done=True)
+
+    async def resume_all(self, dry_run: bool) -> list[Action]:
+        pending = await asyncio.to_thread(self.records.with_status, PENDING_CLOSURE)
+        return [await self.resume(record.alpaca_account_id, dry_run) for record in pending]
+
+    async def import_legacy(self, account_id: str | None, dry_run: bool) -> list[Action]:
+        if self.redis is None:
+            raise OperationRefused("set REDIS_URL to read the legacy closure state")
+        accounts = [account_id] if account_id else await asyncio.to_thread(legacy_accounts, self.redis)
+        actions = []
+        for account in accounts:
+            legacy = await asyncio.to_thread(read_legacy, self.redis, account)
+            if legacy is None:
+                actions.append(
+                    Action(account_id=account, action="none", detail="no legacy state", done=False)
+                )
+                continue
+            if await self.status_of(account) is not None:
+                actions.append(
+                    Action(account_id=account, action="none", detail="a workflow already exists", done=False)
+                )
+                continue
+            since = legacy.initiated_at or datetime.now(UTC)
+            note = f"Imported from legacy keys {', '.join(legacy.keys)} (legacy phase {legacy.phase})"
+            state = await self._broker_owned_state(
+                account, since, legacy.confirmation_number, list(legacy.transfers), note
+            )
+            detail = _start_detail(account, state, since)
+            if dry_run:
+                actions.append(Action(account_id=account, action="would import", detail=detail, done=False))
+                continue
+            await self._start(account, legacy.user_id, state)
+            actions.append(Action(account_id=account, action="imported", detail=detail, done=True))
+        return actions
+
+    async def _start(self, account_id: str, user_id: str | None, state: ClosureState) -> None:
+        await start_closure(
+            self.client,
+            account_id,
+            task_queue=self.settings.temporal.task_queue,
+            policy=self.settings.closure_policy(),
+            user_id=user_id,
+            state=state,
+        )
+
+    async def retry(self, account_id: str, operator: str, dry_run: bool) -> Action:
+        progress = await self.progress(account_id)
+        if progress.phase != ClosurePhase.NEEDS_ATTENTION:
+            raise OperationRefused(f"the closure is in {progress.phase.value}, not waiting for an operator")
+        reason = progress.attention.reason if progress.attention else ""
+        if dry_run:
+            return Action(
+                account_id=account_id, action="would retry", detail=f"parked because: {reason}", done=False
+            )
+        result = await self.handle(account_id).execute_update(
+            AccountClosureWorkflow.retry, RetryRequest(operator=operator)
+        )
+        return Action(
+            account_id=account_id,
+            action="retried",
+            detail=f"now {result.phase.value}: {result.message}",
+            done=True,
+        )
+
+    async def cancel(self, account_id: str, operator: str, reason: str, dry_run: bool) -> Action:
+        progress = await self.progress(account_id)
+        if progress.phase.is_terminal:
+            raise OperationRefused(f"the closure is already {progress.phase.value}")
+        if progress.amount_withdrawn > 0:
+            raise OperationRefused(
+                f"{format_usd(progress.amount_withdrawn)} has already been sent; a closure cannot be cancelled once money has moved"
+            )
+        if dry_run:
+            return Action(
+                account_id=account_id,
+                action="would cancel",
+                detail=f"now in {progress.phase.value}",
+                done=False,
+            )
+        result = await self.handle(account_id).execute_update(
+            AccountClosureWorkflow.cancel, CancelRequest(requested_by=operator, reason=reason)
+        )
+        return Action(account_id=account_id, action="cancelled", detail=result.message, done=True)
+
+
+def _start_detail(account_id: str, state: ClosureState, since: datetime) -> str:
+    owned = ", ".join(
+        f"{format_usd(t.amount)} on {t.initiated_at:%Y-%m-%d %H:%M} UTC" for t in state.transfers
+    )
+    earlier = (
+        f"owning {len(state.transfers)} earlier transfer(s): {owned}"
+        if state.transfers
+        else "no earlier transfers"
+    )
+    return (
+        f"start {workflow_id_for(account_id)} reconciling from broker truth since {since:%Y-%m-%d %H:%M} UTC, "
+        f"{earlier}; the next transfer waits for the 24 h window"
+    )

@@ -1,0 +1,48 @@
+"""Connecting to Temporal from settings: the local dev server, a cluster (mTLS) or Temporal Cloud (API key)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, Interceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
+
+from runtime.settings import TemporalSettings
+
+
+def _tls(settings: TemporalSettings) -> TLSConfig | bool:
+    if settings.tls_client_cert_path and settings.tls_client_key_path:
+        return TLSConfig(
+            client_cert=settings.tls_client_cert_path.read_bytes(),
+            client_private_key=settings.tls_client_key_path.read_bytes(),
+            server_root_ca_cert=settings.tls_server_root_ca_path.read_bytes()
+            if settings.tls_server_root_ca_path
+            else None,
+        )
+    return settings.tls or settings.api_key is not None
+
+
+async def connect(
+    settings: TemporalSettings, runtime: Runtime | None = None, tracing: bool = False
+) -> Client:
+    """Every client and worker uses the pydantic converter, so Decimal money travels as exact strings."""
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        tls=_tls(settings),
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+        interceptors=_tracing() if tracing else [],
+    )
+
+
+def _tracing() -> list[Interceptor]:
+    """OpenTelemetry spans for starts, workflows and activities, exported by the process's tracer provider."""
+    try:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise RuntimeError(
+            "tracing needs the optional dependencies: pip install 'account-closure[otel]'"
+        ) from exc
+    return [TracingInterceptor()]

@@ -1,0 +1,65 @@
+"""temporal-dev.yml agrees with the settings and with `make dev`: services, ports, environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic_settings import BaseSettings
+
+from closure.search_attributes import CLI_TYPES
+from devtools.devstack import PORTS
+from runtime.settings import Settings
+
+COMPOSE = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def _known(variable: str) -> bool:
+    """Does this CLOSURE_* variable name a field of Settings (nested with __)?"""
+    path = variable.removeprefix("CLOSURE_").lower().split("__")
+    model: type[BaseSettings] | type[Any] = Settings
+    for part in path:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return False
+        model = fields[part].annotation
+    return True
+
+
+def test_the_services_are_the_ones_make_dev_runs() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"temporal", "redis", "simulator", "worker", "api"}
+    ports = {name: [str(p) for p in spec.get("ports", [])] for name, spec in services.items()}
+    assert f"{PORTS['temporal']}:7233" in ports["temporal"]
+    assert f"{PORTS['ui']}:8233" in ports["temporal"]
+    assert f"{PORTS['simulator']}:8765" in ports["simulator"]
+    assert f"{PORTS['api']}:8000" in ports["api"]
+    assert "6379:6379" in ports["redis"]
+
+
+def test_temporal_registers_the_search_attributes() -> None:
+    command = " ".join(_compose()["services"]["temporal"]["command"])
+    for name, kind in CLI_TYPES.items():
+        assert f"--search-attribute={name}={kind}" in command
+
+
+def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> None:
+    services = _compose()["services"]
+    for name in ("worker", "api"):
+        environment = services[name]["environment"]
+        unknown = [v for v in environment if v.startswith("CLOSURE_") and not _known(v)]
+        assert not unknown, f"{name}: not settings: {unknown}"
+        assert environment["CLOSURE_TEMPORAL__ADDRESS"] == "temporal:7233"
+        assert environment["CLOSURE_ALPACA__BASE_URL"] == "http://simulator:8765"
+        assert environment["CLOSURE_REDIS_URL"] == "redis://redis:6379/0"
+        assert environment["CLOSURE_TIME_SCALE"] == str(600.0)
+    assert services["api"]["environment"]["CLOSURE_API__HOST"] == "0.0.0.0"
+    assert "--clock-rate" in services["simulator"]["command"]
+    rate = services["simulator"]["command"][services["simulator"]["command"].index("--clock-rate") + 1]
+    assert float(rate) == 600.0, "the simulator's clock and the policy's scale agree, as in make dev"

@@ -1,0 +1,56 @@
+"""Structured logs: one JSON object a line, the closure's context in it, personal data and secrets never."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from runtime.logs import REDACTOR, configure_logging
+from runtime.settings import AlpacaSettings, ApiSettings, Settings
+
+NAME, EMAIL, BANK, ROUTING = "Jordan Rivera", "jordan.rivera@example.com", "000123456789", "121000358"
+SECRET, JWT = "sk-live-9f8e7d6c5b4a", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+def test_planted_personal_data_and_secrets_never_reach_the_log() -> None:
+    stream = io.StringIO()
+    configure_logging(
+        Settings(alpaca=AlpacaSettings(secret_key=SECRET), api=ApiSettings(admin_token="op-tok-123"))
+    )
+    logging.getLogger().handlers[0].stream = stream  # type: ignore[attr-defined]
+    REDACTOR.remember(NAME, EMAIL)  # as the email activity does when it reads a user record
+    log = logging.getLogger("account_closure.test")
+    workflow = {"workflow_id": "account-closure-7224a492-b825-4000-acba-d3bd4783d03b", "run_id": "r1"}
+    log.warning(
+        "sending $50,000.00 of $123,456.78 for %s <%s> to account %s routing %s with key %s; Authorization: Bearer %s",
+        NAME, EMAIL, BANK, ROUTING, SECRET, JWT,
+        extra={"temporal_workflow": workflow, "phase": "withdrawal", "first_name": "Jordan",
+               "bank_account_number": BANK, "amount": "50000.00", "note": f"reply to {EMAIL}"},
+    )  # fmt: skip
+    log.info("operator used Basic c2ltdWxhdG9yLWtleTpzaW11bGF0b3Itc2VjcmV0 and op-tok-123")
+
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    text = stream.getvalue()
+    for planted in (NAME, "Jordan", EMAIL, BANK, ROUTING, SECRET, JWT, "op-tok-123", "c2ltdWxhdG9y"):
+        assert planted not in text, f"{planted!r} leaked into the log"
+    assert "$50,000.00" in first["message"]
+    assert "$123,456.78" in first["message"]
+    assert first["amount"] == "50000.00"
+    assert first["closure_id"] == workflow["workflow_id"]
+    assert first["account_id"] == "7224a492-b825-4000-acba-d3bd4783d03b"
+    assert first["phase"] == "withdrawal"
+    assert first["level"] == "WARNING"
+    assert first["first_name"] == first["bank_account_number"] == "[redacted]"
+    assert second["message"].count("[redacted]") == 2
