@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

@@ -25,8 +25,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from adapters.records import EmailLedger
 from closure.email_facts import SendResult
+from closure.email_ledger import EmailLedger
 from closure.errors import ClosureError
 
 

@@ -101,23 +101,6 @@ class UserRecords(Protocol):
     def upsert(self, record: UserRecord) -> UserRecord: ...
 
 
-class EmailClaim(BaseModel):
-    message_key: str
-    fresh: bool
-    status: str
-    provider_message_id: str | None = None
-
-
-class EmailLedger(Protocol):
-    """One row per message key: the first claim wins, so an email is sent at most once per key."""
-
-    def claim(self, message_key: str, kind: str) -> EmailClaim: ...
-
-    def mark_sent(self, message_key: str, provider_message_id: str) -> None: ...
-
-    def release(self, message_key: str) -> None: ...
-
-
 def settle_move(account_id: str, move: Move, current: UserRecord | None) -> UserRecord:
     """After a conditional update matched nothing: already done, missing, or a real conflict."""
     if current is None:

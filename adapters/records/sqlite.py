@@ -11,12 +11,12 @@ from typing import Any
 from adapters.records import (
     EMAIL_TABLE,
     TABLE,
-    EmailClaim,
     Move,
     UserRecord,
     UserRecordsUnavailable,
     settle_move,
 )
+from closure.email_ledger import EmailClaim
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (

@@ -15,12 +15,12 @@ from supabase import Client, create_client
 from adapters.records import (
     EMAIL_TABLE,
     TABLE,
-    EmailClaim,
     Move,
     UserRecord,
     UserRecordsUnavailable,
     settle_move,
 )
+from closure.email_ledger import EmailClaim
 
 UNIQUE_VIOLATION = "23505"
 
