@@ -5,9 +5,10 @@ from __future__ import annotations
 from temporalio import activity
 
 from adapters.email.render import Brand, render
-from adapters.email.senders import EmailDispatcher, OutgoingEmail, RecipientUnknown
+from adapters.email.senders import EmailDispatcher, OutgoingEmail
 from adapters.records import UserRecords
 from closure.email_facts import CustomerEmail, OpsEmail, SendResult
+from closure.errors import RecipientUnknown
 from runtime.logs import REDACTOR
 
 

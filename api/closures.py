@@ -12,15 +12,15 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
-from adapters.records import CLOSED, UserRecord, UserRecords, UserRecordsUnavailable, pending_closure
+from adapters.records import CLOSED, UserRecord, UserRecords, pending_closure
 from adapters.redis.mirror import ProgressMirror
 from api.errors import ApiError, not_found
 from api.models import ClosureStartedPublic, ProgressPublic
 from api.rate_limit import InitiateLimiter
 from closure.broker_types import AccountView
 from closure.confirmation import workflow_id_for
-from closure.errors import AccountNotFound, ClosureError
-from closure.money import format_usd
+from closure.eligibility import ineligibility
+from closure.errors import AccountAlreadyClosed, AccountNotFound, ClosureError, UserRecordsUnavailable
 from closure.progress import ClosureProgress
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
@@ -87,7 +87,10 @@ class ClosureDesk:
         if not running:
             if record.status == CLOSED:
                 raise ApiError(409, "AccountAlreadyClosed", f"account {account_id} is already closed")
-            self._check_broker(await self._inspect(account_id))
+            refusal = ineligibility(await self._inspect(account_id))
+            if refusal is not None:
+                status = 409 if isinstance(refusal, AccountAlreadyClosed) else 422
+                raise ApiError(status, type(refusal).__name__, str(refusal))
             await self._blocking(self._records.apply, account_id, pending_closure(datetime.now(UTC)))
         try:
             client = await self.temporal()
@@ -129,24 +132,6 @@ class ClosureDesk:
             if exc.retryable:
                 raise ApiError(503, "BrokerUnavailable", str(exc)) from exc
             raise ApiError(502, "BrokerError", str(exc)) from exc
-
-    @staticmethod
-    def _check_broker(view: AccountView) -> None:
-        if view.status == "ACCOUNT_CLOSED":
-            raise ApiError(409, "AccountAlreadyClosed", "the broker reports the account as already closed")
-        if view.status != "ACTIVE":
-            raise ApiError(
-                422, "AccountNotActive", f"the broker reports the account as {view.status}, not ACTIVE"
-            )
-        if view.account_blocked or view.transfers_blocked:
-            raise ApiError(422, "AccountBlocked", "the account is blocked from transfers at the broker")
-        if view.approved_relationship is None and (view.cash > 0 or view.positions):
-            raise ApiError(
-                422,
-                "NoApprovedAchRelationship",
-                f"the account holds {format_usd(view.cash)} and {len(view.positions)} position(s) but has no "
-                "APPROVED bank account (ACH relationship) to send the money to",
-            )
 
     # --- progress -------------------------------------------------------------------------------------------
 

@@ -22,6 +22,17 @@ class ClosureError(Exception):
         return ApplicationError(str(self), type=type(self).__name__, non_retryable=not self.retryable)
 
 
+def error_class(name: str) -> type[ClosureError] | None:
+    """The error class behind a stable name (an `ApplicationError.type`), wherever it is defined."""
+    pending: list[type[ClosureError]] = [ClosureError]
+    while pending:
+        kind = pending.pop()
+        if kind.__name__ == name:
+            return kind
+        pending.extend(kind.__subclasses__())
+    return None
+
+
 # --- infrastructure: retried -------------------------------------------------------------------------------
 
 
@@ -64,12 +75,24 @@ class AccountNotFound(ClosureError):
     pass
 
 
-class AccountNotEligible(ClosureError):
-    """The account is not ACTIVE, or is blocked from trading or transfers."""
+class AccountIneligible(ClosureError):
+    """The account cannot start closing as it stands at the broker (`closure.eligibility`)."""
 
 
-class NoApprovedAchRelationship(ClosureError):
-    pass
+class AccountAlreadyClosed(AccountIneligible):
+    """The broker already reports ACCOUNT_CLOSED."""
+
+
+class AccountNotActive(AccountIneligible):
+    """The broker reports a status other than ACTIVE."""
+
+
+class AccountBlocked(AccountIneligible):
+    """The account is blocked from trading or transfers at the broker."""
+
+
+class NoApprovedAchRelationship(AccountIneligible):
+    """Money or positions remain but no APPROVED bank account (ACH relationship) can receive the money."""
 
 
 class WithdrawalRefused(ClosureError):
@@ -99,4 +122,42 @@ class BrokerStateUnexpected(ClosureError):
     """Broker truth that the closure cannot act on safely (negative cash, unknown transfers, ...)."""
 
 
-TRANSIENT_ERROR_TYPES = frozenset({BrokerUnavailable.__name__, AccountNotClosedYet.__name__, "TimeoutError"})
+# --- user records, email, the mirror: raised by their adapters --------------------------------------------
+
+
+class UserRecordNotFound(ClosureError):
+    """No user_onboarding row carries this Alpaca account id."""
+
+
+class UserRecordConflict(ClosureError):
+    """The record is in a status the requested move cannot start from (e.g. closing an active account)."""
+
+
+class UserRecordsUnavailable(ClosureError):
+    """The database could not be reached; retried."""
+
+    retryable = True
+
+
+class MirrorUnavailable(ClosureError):
+    retryable = True
+
+
+class EmailUndelivered(ClosureError):
+    """The provider certainly did not take the email (unreachable, throttled, 5xx); retried."""
+
+    retryable = True
+
+
+class EmailOutcomeUnknown(ClosureError):
+    """The provider may have taken the email; a retry will not send it again."""
+
+    retryable = True
+
+
+class EmailRejected(ClosureError):
+    """The provider refused the email for good (unverified sender, bad address, sending paused)."""
+
+
+class RecipientUnknown(ClosureError):
+    """No email address on file for the account's user."""

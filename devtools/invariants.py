@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from closure.eligibility import AccountStatus
 from closure.money import ZERO, parse_money
 from closure.phases import TRANSFER_NEVER_SENT, TRANSFER_TERMINAL, ClosurePhase
 from closure.progress import ClosureProgress
@@ -103,7 +104,7 @@ def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress
 
 def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
     status, cash, lines = parse_ledger(raw_ledger)
-    if status != "ACCOUNT_CLOSED":
+    if status != AccountStatus.ACCOUNT_CLOSED:
         return []
     pending = [ln.transfer_id for ln in lines if ln.transfer_id and ln.status not in TRANSFER_TERMINAL]
     problems = [f"closed with transfer {tid} still pending" for tid in pending]
@@ -117,11 +118,11 @@ def records_and_emails_agree(
 ) -> list[str]:
     """Invariant 5: the user record says closed exactly when the broker does; one initiation, one completion email."""
     problems = []
-    if (broker_status == "ACCOUNT_CLOSED") != (record_status == "closed"):
+    if (broker_status == AccountStatus.ACCOUNT_CLOSED) != (record_status == "closed"):
         problems.append(f"the broker says {broker_status} but the user record says {record_status}")
     events = Counter(key.rsplit(":email:", 1)[-1] for key in email_keys)
     for event in ("initiation", "completion"):
-        if broker_status == "ACCOUNT_CLOSED" and events[event] != 1:
+        if broker_status == AccountStatus.ACCOUNT_CLOSED and events[event] != 1:
             problems.append(f"{events[event]} {event} email(s), not one")
     return problems
 
@@ -139,7 +140,7 @@ def check_completed_closure(
 ) -> list[str]:
     """Every §7 invariant the broker side can show, for a closure that should have completed."""
     problems = never_silent(progress)
-    if progress.phase == ClosurePhase.COMPLETED and raw_ledger["status"] != "ACCOUNT_CLOSED":
+    if progress.phase == ClosurePhase.COMPLETED and raw_ledger["status"] != AccountStatus.ACCOUNT_CLOSED:
         problems.append(f"closure completed but the broker says {raw_ledger['status']}")
     return (
         problems

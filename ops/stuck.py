@@ -11,6 +11,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from adapters.records import PENDING_CLOSURE
 from adapters.redis.legacy import legacy_accounts
+from closure.eligibility import is_closed
 from closure.errors import ClosureError
 from closure.money import ZERO, format_usd
 from closure.phases import TRANSFER_SUCCESS, ClosurePhase
@@ -103,7 +104,7 @@ async def _disagreement(ops: Operations, account_id: str) -> list[str]:
     progress = await ops.progress(account_id)
     view = await asyncio.to_thread(ops.broker.inspect_account, account_id)
     problems = []
-    if view.status == "ACCOUNT_CLOSED" and progress.phase not in (
+    if is_closed(view) and progress.phase not in (
         ClosurePhase.FINAL_CLOSURE,
         ClosurePhase.COMPLETED,
     ):

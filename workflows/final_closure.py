@@ -10,6 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
+    from closure.eligibility import is_closed
     from closure.errors import BrokerStateUnexpected
     from closure.phases import ClosurePhase
 
@@ -26,13 +27,13 @@ async def close(run: ClosureRun) -> ClosurePhase:
         )
         run.observed_broker_time(view.clock.now)
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
-        if view.status == "ACCOUNT_CLOSED":
+        if is_closed(view):
             break
         if not view.is_flat:
             return ClosurePhase.LIQUIDATION
         if view.cash < 0:
-            raise ClosureHalted(
-                BrokerStateUnexpected.__name__, f"the account's cash is negative ({view.cash})"
+            raise ClosureHalted.because(
+                BrokerStateUnexpected(f"the account's cash is negative ({view.cash})")
             )
         if view.cash > 0:
             # Money arrived after the last transfer (a dividend, a returned deposit): send it too.

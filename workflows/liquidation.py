@@ -28,8 +28,8 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
             orders_placed = True
             run.state.sell_orders_placed = run.state.sell_orders_placed or bool(placed.sell_orders)
             if placed.refused and not placed.sell_orders and view.open_orders == 0:
-                raise ClosureHalted(
-                    LiquidationStalled.__name__, "the broker refused to sell: " + "; ".join(placed.refused)
+                raise ClosureHalted.because(
+                    LiquidationStalled("the broker refused to sell: " + "; ".join(placed.refused))
                 )
         await _wait_for_fills(run, view)
         view = await _look(run)
@@ -54,10 +54,11 @@ async def _wait_for_fills(run: ClosureRun, view: AccountView) -> None:
         await run.pause(wait, "until the market opens")
         return
     if run.state.liquidation_open_seconds >= policy.liquidation_timeout.total_seconds():
-        raise ClosureHalted(
-            LiquidationStalled.__name__,
-            f"{len(view.positions)} position(s) and {view.open_orders} open order(s) remain after "
-            f"{policy.liquidation_timeout} of open market",
+        raise ClosureHalted.because(
+            LiquidationStalled(
+                f"{len(view.positions)} position(s) and {view.open_orders} open order(s) remain after "
+                f"{policy.liquidation_timeout} of open market",
+            )
         )
     run.state.step = f"Waiting for {len(view.positions)} sale(s) to fill"
     await run.pause(policy.liquidation_poll_interval, "liquidation poll")

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.mirror import MirrorActivities
     from adapters.redis.mirror import MirrorWrite
-    from closure.errors import TRANSIENT_ERROR_TYPES, BrokerUnavailable
+    from closure.errors import BrokerUnavailable, ClosureError, error_class
     from closure.phases import ClosurePhase
     from closure.policy import ClosurePolicy
     from closure.progress import ClosureProgress, ClosureState, OpsAlert, PhaseChange
@@ -44,6 +44,16 @@ class ClosureHalted(Exception):
         self.reason = reason
         self.transient = transient
         self.timed_out = timed_out  # the activity never reported back: what it did is unknown
+
+    @classmethod
+    def because(cls, error: ClosureError) -> ClosureHalted:
+        """Halt on one of our typed errors, raised by the workflow's own reading of broker truth."""
+        return cls(type(error).__name__, str(error), transient=error.retryable)
+
+    def is_a(self, kind: type[ClosureError]) -> bool:
+        """Whether the halting error is `kind` or one of its subclasses, matched by class, not by a literal."""
+        found = error_class(self.error_type)
+        return found is not None and issubclass(found, kind)
 
 
 class ClosureCancelled(Exception):
@@ -255,14 +265,16 @@ def _broker_time_of(at: datetime, now: datetime, broker_now: datetime, rate: flo
 def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHalted:
     cause = err.cause
     if isinstance(cause, ApplicationError):
-        error_type = cause.type or "ApplicationError"
+        # The error says itself whether a later try can succeed: our typed errors set `non_retryable` from
+        # their class (`ClosureError.retryable`), and anything else an activity raises is retryable.
         return ClosureHalted(
-            error_type, f"{summary}: {cause.message}", transient=error_type in TRANSIENT_ERROR_TYPES
+            cause.type or "ApplicationError", f"{summary}: {cause.message}", transient=not cause.non_retryable
         )
     if isinstance(cause, TimeoutError):
-        last = cause.cause.message if isinstance(cause.cause, ApplicationError) else "no answer"
+        last_error = cause.cause if isinstance(cause.cause, ApplicationError) else None
+        last = last_error.message if last_error else "no answer"
         return ClosureHalted(
-            BrokerUnavailable.__name__,
+            (last_error.type if last_error else None) or BrokerUnavailable.__name__,
             f"{summary}: still failing after {budget} ({last})",
             transient=True,
             timed_out=not isinstance(cause.cause, ApplicationError),

@@ -23,8 +23,8 @@ async def settle(run: ClosureRun) -> ClosurePhase:
         if not view.is_flat:
             return ClosurePhase.LIQUIDATION
         if view.cash < 0:
-            raise ClosureHalted(
-                BrokerStateUnexpected.__name__, f"the account's cash is negative ({view.cash})"
+            raise ClosureHalted.because(
+                BrokerStateUnexpected(f"the account's cash is negative ({view.cash})")
             )
         if view.unsettled_cash == 0 and view.pending_transfer_in == 0:
             return ClosurePhase.WITHDRAWAL

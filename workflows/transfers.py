@@ -124,11 +124,12 @@ def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:
     failed = [t for t in run.state.transfers if t.failed and not t.acknowledged]
     if failed:
         first = failed[0]
-        raise ClosureHalted(
-            TransferFailed.__name__,
-            f"transfer {first.chunk} ({first.transfer_id}, {format_usd(first.amount)}) ended {first.status}"
-            + (f": {first.reason}" if first.reason else "")
-            + "; the money is back at the broker and will be sent again after an operator retries",
+        raise ClosureHalted.because(
+            TransferFailed(
+                f"transfer {first.chunk} ({first.transfer_id}, {format_usd(first.amount)}) ended {first.status}"
+                + (f": {first.reason}" if first.reason else "")
+                + "; the money is back at the broker and will be sent again after an operator retries",
+            )
         )
 
 

@@ -134,14 +134,14 @@ async def _try_create(run: ClosureRun, pending: PendingChunk) -> CreatedWithdraw
                 attempts=1,
             )
         except ClosureHalted as halted:
-            if halted.error_type == WithdrawalRefused.__name__:
+            if halted.is_a(WithdrawalRefused):
                 # The broker said no: nothing was created, the outcome is known.
                 run.state.pending_chunk = None
                 raise
-            if halted.error_type == WithdrawalOutcomeUnknown.__name__ or halted.timed_out:
+            if halted.is_a(WithdrawalOutcomeUnknown) or halted.timed_out:
                 _hold(run, pending, halted.reason)
                 return None
-            if halted.error_type != BrokerUnavailable.__name__:
+            if not halted.is_a(BrokerUnavailable):
                 raise
             first_failure = first_failure or workflow.now()
             if workflow.now() - first_failure >= policy.broker_retry_budget:
@@ -214,7 +214,7 @@ async def _create_retried_by_temporal(run: ClosureRun, pending: PendingChunk) ->
             retry_initial=run.policy.withdrawal_retry_delay,
         )
     except ClosureHalted as halted:
-        if halted.error_type == WithdrawalRefused.__name__:
+        if halted.is_a(WithdrawalRefused):
             run.state.pending_chunk = None
         raise
 
@@ -244,7 +244,7 @@ def _record(run: ClosureRun, pending: PendingChunk, transfer: TransferView, adop
 def _relationship_id(run: ClosureRun) -> str:
     relationship = run.state.relationship
     if relationship is None:
-        raise ClosureHalted(
-            NoApprovedAchRelationship.__name__, "no APPROVED ACH relationship to send the money to"
+        raise ClosureHalted.because(
+            NoApprovedAchRelationship("no APPROVED ACH relationship to send the money to")
         )
     return relationship.id

@@ -35,6 +35,7 @@ from closure.broker_types import (
     TransferReview,
     TransferView,
 )
+from closure.eligibility import AccountStatus
 from closure.errors import (
     AccountCloseRefused,
     AccountNotClosedYet,
@@ -222,12 +223,12 @@ class AlpacaBroker:
     def close_account(self, account_id: str) -> AccountClosed:
         """Close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms."""
         status = _enum_text(self._broker.account(account_id).status)
-        if status != "ACCOUNT_CLOSED":
+        if status != AccountStatus.ACCOUNT_CLOSED:
             try:
                 self._broker.close_account(account_id)
             except BrokerRequestRefused as exc:
                 raise AccountCloseRefused(str(exc)) from exc
             status = _enum_text(self._broker.account(account_id).status)
-        if status != "ACCOUNT_CLOSED":
+        if status != AccountStatus.ACCOUNT_CLOSED:
             raise AccountNotClosedYet(f"the broker reports {status} after the close request")
         return AccountClosed(status=status, closed_at=self._clock().now)

@@ -27,27 +27,7 @@ from botocore.exceptions import (
 
 from closure.email_facts import SendResult
 from closure.email_ledger import EmailLedger
-from closure.errors import ClosureError
-
-
-class EmailUndelivered(ClosureError):
-    """The provider certainly did not take the email (unreachable, throttled, 5xx); retried."""
-
-    retryable = True
-
-
-class EmailOutcomeUnknown(ClosureError):
-    """The provider may have taken the email; a retry will not send it again."""
-
-    retryable = True
-
-
-class EmailRejected(ClosureError):
-    """The provider refused the email for good (unverified sender, bad address, sending paused)."""
-
-
-class RecipientUnknown(ClosureError):
-    """No email address on file for the account's user."""
+from closure.errors import EmailOutcomeUnknown, EmailRejected, EmailUndelivered
 
 
 @dataclass(frozen=True)

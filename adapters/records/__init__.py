@@ -12,25 +12,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from closure.errors import ClosureError
+from closure.errors import UserRecordConflict, UserRecordNotFound
 
 ACTIVE, PENDING_CLOSURE, CLOSED = "active", "pending_closure", "closed"
 TABLE = "user_onboarding"
 EMAIL_TABLE = "closure_emails"
-
-
-class UserRecordNotFound(ClosureError):
-    """No user_onboarding row carries this Alpaca account id."""
-
-
-class UserRecordConflict(ClosureError):
-    """The record is in a status the requested move cannot start from (e.g. closing an active account)."""
-
-
-class UserRecordsUnavailable(ClosureError):
-    """The database could not be reached; retried."""
-
-    retryable = True
 
 
 class UserRecord(BaseModel):

@@ -8,15 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.records import (
-    EMAIL_TABLE,
-    TABLE,
-    Move,
-    UserRecord,
-    UserRecordsUnavailable,
-    settle_move,
-)
+from adapters.records import EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
 from closure.email_ledger import EmailClaim
+from closure.errors import UserRecordsUnavailable
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (

@@ -12,15 +12,9 @@ import httpx
 from postgrest.exceptions import APIError
 from supabase import Client, create_client
 
-from adapters.records import (
-    EMAIL_TABLE,
-    TABLE,
-    Move,
-    UserRecord,
-    UserRecordsUnavailable,
-    settle_move,
-)
+from adapters.records import EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
 from closure.email_ledger import EmailClaim
+from closure.errors import UserRecordsUnavailable
 
 UNIQUE_VIOLATION = "23505"
 

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from pydantic import BaseModel
 
-from closure.errors import ClosureError
+from closure.errors import MirrorUnavailable
 from closure.phases import TRANSFER_SUCCESS, ClosurePhase
 from closure.progress import ClosureProgress
 
@@ -33,10 +33,6 @@ LEGACY_TRANSFER_STATUS = {
     "RETURNED": "returned",
     "CANCELED": "canceled",
 }
-
-
-class MirrorUnavailable(ClosureError):
-    retryable = True
 
 
 class MirrorWrite(BaseModel):

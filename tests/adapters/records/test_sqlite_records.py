@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.records import (
-    UserRecord,
-    UserRecordConflict,
-    UserRecordNotFound,
-    attention,
-    closed,
-    pending_closure,
-    reopened,
-)
+from adapters.records import UserRecord, attention, closed, pending_closure, reopened
 from adapters.records.sqlite import SqliteRecords
+from closure.errors import UserRecordConflict, UserRecordNotFound
 
 AT = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 

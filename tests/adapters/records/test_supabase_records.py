@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.records import UserRecordConflict, closed, pending_closure
+from adapters.records import closed, pending_closure
 from adapters.records.supabase import SupabaseRecords
+from closure.errors import UserRecordConflict
 from tests.adapters.records.fake_postgrest import FakePostgrest
 
 KEY = "service-role-key-for-tests"
