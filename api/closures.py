@@ -47,9 +47,9 @@ class ClosureDesk:
     ) -> None:
         self.settings = settings
         self.temporal = temporal
-        self._records = records
+        self.records = records
         self._mirror = mirror
-        self._broker = broker
+        self.broker = broker
         self._limiter = limiter
 
     async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
@@ -59,19 +59,22 @@ class ClosureDesk:
             raise ApiError(503, "UserRecordsUnavailable", str(exc)) from exc
 
     async def owned(self, user_id: str, account_id: str) -> UserRecord:
-        record = await self._blocking(self._records.by_account, account_id)
+        record = await self._blocking(self.records.by_account, account_id)
         if record is None or record.user_id != user_id:
             raise not_found(account_id)
         return record
 
     async def records_of(self, user_id: str) -> list[UserRecord]:
-        return await self._blocking(self._records.by_user, user_id)
+        return await self._blocking(self.records.by_user, user_id)
 
-    async def handle(self, account_id: str) -> WorkflowHandle[AccountClosureWorkflow, ClosureProgress]:
+    async def connected(self) -> Client:
         try:
-            client = await self.temporal()
+            return await self.temporal()
         except RuntimeError as exc:
             raise temporal_unavailable(exc) from exc
+
+    async def handle(self, account_id: str) -> WorkflowHandle[AccountClosureWorkflow, ClosureProgress]:
+        client = await self.connected()
         return client.get_workflow_handle_for(AccountClosureWorkflow.run, workflow_id_for(account_id))
 
     # --- initiation -----------------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ class ClosureDesk:
             if refusal is not None:
                 status = 409 if isinstance(refusal, AccountAlreadyClosed) else 422
                 raise ApiError(status, type(refusal).__name__, str(refusal))
-            await self._blocking(self._records.apply, account_id, pending_closure(datetime.now(UTC)))
+            await self._blocking(self.records.apply, account_id, pending_closure(datetime.now(UTC)))
         try:
             client = await self.temporal()
             started = await start_closure(
@@ -123,7 +126,7 @@ class ClosureDesk:
 
     async def _inspect(self, account_id: str) -> AccountView:
         try:
-            return await run_in_threadpool(self._broker.inspect_account, account_id)
+            return await run_in_threadpool(self.broker.inspect_account, account_id)
         except AccountNotFound as exc:
             raise ApiError(
                 422, "BrokerAccountNotFound", f"the broker does not know account {account_id}"

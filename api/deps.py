@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import TokenVerifier, check_admin, unauthorized
 from api.closures import ClosureDesk
+from ops.operations import Operations
 from runtime.settings import Settings
 
 bearer = HTTPBearer(
@@ -49,5 +50,14 @@ def operator(credentials: Credentials, settings: SettingsDep) -> str:
     return "operator"
 
 
+async def get_operations(desk: DeskDep) -> Operations:
+    """The operator's actions, as the CLI has them; legacy import stays a CLI job (no Redis client here)."""
+    client = await desk.connected()
+    return Operations(
+        settings=desk.settings, client=client, records=desk.records, broker=desk.broker, redis=None
+    )
+
+
+OperationsDep = Annotated[Operations, Depends(get_operations)]
 CurrentUser = Annotated[str, Depends(current_user)]
 Operator = Annotated[str, Depends(operator)]

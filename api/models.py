@@ -39,15 +39,18 @@ class ClosureList(BaseModel):
     closures: list[ClosureSummary]
 
 
-class OperatorAction(BaseModel):
+class OperatorRequest(BaseModel):
     operator: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="", max_length=1000)
+    dry_run: bool = Field(
+        default=False, description="Say what would be done, as the closure itself judges it"
+    )
 
 
 class OperatorOutcome(BaseModel):
     account_id: str
-    accepted: bool
-    phase: ClosurePhase
+    accepted: bool = Field(description="Whether the action was carried out (false for a dry run).")
+    phase: ClosurePhase | None
     message: str
 
 

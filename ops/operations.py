@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
@@ -22,8 +23,9 @@ from adapters.redis.legacy import LegacyTransfer, closure_state, legacy_accounts
 from closure.broker_types import TransferView
 from closure.confirmation import workflow_id_for
 from closure.money import format_usd
+from closure.operator_rules import OperatorAction
 from closure.phases import ClosurePhase
-from closure.progress import CancelRequest, ClosureProgress, ClosureState, RetryRequest
+from closure.progress import CancelRequest, ClosureProgress, ClosureState, OperatorResult, RetryRequest
 from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
@@ -51,10 +53,19 @@ class Action(BaseModel):
     action: str
     detail: str
     done: bool
+    phase: ClosurePhase | None = None
 
 
 class OperationRefused(Exception):
-    """An operator command that cannot be carried out, with the reason."""
+    """An operator command that cannot be carried out, with the reason (one line, for the operator)."""
+
+
+class ClosureNotFound(OperationRefused):
+    """No closure (or no running one) for the account."""
+
+
+class ClosureUnreachable(OperationRefused):
+    """Temporal, or every worker that could answer for the closure, is out of reach."""
 
 
 def closure_query(phase: ClosurePhase | None = None, needs_attention: bool | None = None) -> str:
@@ -115,11 +126,7 @@ class Operations:
                 AccountClosureWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
             )
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise OperationRefused(f"no closure for account {account_id}") from exc
-            raise OperationRefused(
-                f"closure {account_id} did not answer ({exc.status.name}): is a worker up?"
-            ) from exc
+            raise _unanswered(account_id, exc) from exc
 
     async def final_progress(self, account_id: str, run_id: str | None = None) -> ClosureProgress | None:
         """A finished closure's last progress, read from its history (no worker replays it); None if it runs."""
@@ -242,44 +249,75 @@ class Operations:
             state=state,
         )
 
-    async def retry(self, account_id: str, operator: str, dry_run: bool) -> Action:
+    async def refusal(self, account_id: str, action: OperatorAction) -> str | None:
+        """What the workflow's own validator would say to this action now; a dry run shows exactly that."""
+        try:
+            return await self.handle(account_id).query(
+                AccountClosureWorkflow.operator_refusal, action, rpc_timeout=QUERY_TIMEOUT
+            )
+        except RPCError as exc:
+            raise _unanswered(account_id, exc) from exc
+
+    async def retry(self, account_id: str, operator: str, dry_run: bool, note: str = "") -> Action:
+        refusal = await self.refusal(account_id, OperatorAction.RETRY)
+        if refusal:
+            raise OperationRefused(refusal)
         progress = await self.progress(account_id)
-        if progress.phase != ClosurePhase.NEEDS_ATTENTION:
-            raise OperationRefused(f"the closure is in {progress.phase.value}, not waiting for an operator")
         reason = progress.attention.reason if progress.attention else ""
         if dry_run:
             return Action(
-                account_id=account_id, action="would retry", detail=f"parked because: {reason}", done=False
+                account_id=account_id,
+                action="would retry",
+                detail=f"parked because: {reason}",
+                done=False,
+                phase=progress.phase,
             )
-        result = await self.handle(account_id).execute_update(
-            AccountClosureWorkflow.retry, RetryRequest(operator=operator)
+        result = await self._update(
+            account_id, AccountClosureWorkflow.retry, RetryRequest(operator=operator, note=note)
         )
         return Action(
             account_id=account_id,
             action="retried",
             detail=f"now {result.phase.value}: {result.message}",
             done=True,
+            phase=result.phase,
         )
 
     async def cancel(self, account_id: str, operator: str, reason: str, dry_run: bool) -> Action:
-        progress = await self.progress(account_id)
-        if progress.phase.is_terminal:
-            raise OperationRefused(f"the closure is already {progress.phase.value}")
-        if progress.amount_withdrawn > 0:
-            raise OperationRefused(
-                f"{format_usd(progress.amount_withdrawn)} has already been sent; a closure cannot be cancelled once money has moved"
-            )
+        refusal = await self.refusal(account_id, OperatorAction.CANCEL)
+        if refusal:
+            raise OperationRefused(refusal)
         if dry_run:
+            progress = await self.progress(account_id)
             return Action(
                 account_id=account_id,
                 action="would cancel",
                 detail=f"now in {progress.phase.value}",
                 done=False,
+                phase=progress.phase,
             )
-        result = await self.handle(account_id).execute_update(
-            AccountClosureWorkflow.cancel, CancelRequest(requested_by=operator, reason=reason)
+        result = await self._update(
+            account_id, AccountClosureWorkflow.cancel, CancelRequest(requested_by=operator, reason=reason)
         )
-        return Action(account_id=account_id, action="cancelled", detail=result.message, done=True)
+        return Action(
+            account_id=account_id, action="cancelled", detail=result.message, done=True, phase=result.phase
+        )
+
+    async def _update(self, account_id: str, update: Any, request: BaseModel) -> OperatorResult:
+        """Run an operator update; the workflow's refusal (it may have changed since the check) is one line."""
+        try:
+            result: OperatorResult = await self.handle(account_id).execute_update(update, request)
+        except WorkflowUpdateFailedError as exc:
+            raise OperationRefused(getattr(exc.cause, "message", None) or str(exc.cause)) from exc
+        except RPCError as exc:
+            raise _unanswered(account_id, exc) from exc
+        return result
+
+
+def _unanswered(account_id: str, exc: RPCError) -> OperationRefused:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return ClosureNotFound(f"no running closure for account {account_id}")
+    return ClosureUnreachable(f"closure {account_id} did not answer ({exc.status.name}): is a worker up?")
 
 
 def _start_detail(account_id: str, state: ClosureState, since: datetime) -> str:

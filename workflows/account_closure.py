@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure.confirmation import confirmation_number
-    from closure.money import format_usd
+    from closure.operator_rules import OperatorAction, cancel_refusal, retry_refusal
     from closure.phases import ClosurePhase
     from closure.progress import (
         Attention,
@@ -200,9 +200,9 @@ class AccountClosureWorkflow:
 
     @retry.validator
     def _validate_retry(self, request: RetryRequest) -> None:
-        phase = self._run.state.phase
-        if phase != ClosurePhase.NEEDS_ATTENTION or self._retry is not None:
-            raise ValueError(f"the closure is in {phase.value}, not waiting for an operator")
+        refusal = retry_refusal(self._run.state, self._retry is not None)
+        if refusal:
+            raise ValueError(refusal)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> OperatorResult:
@@ -225,15 +225,14 @@ class AccountClosureWorkflow:
             raise ValueError(refusal)
 
     def _cancel_refusal(self) -> str | None:
-        state = self._run.state
-        if state.phase.is_terminal:
-            return f"the closure is already {state.phase.value}"
-        if state.money_has_moved:
-            return (
-                f"{format_usd(state.amount_sent)} has already been sent to the bank; a closure cannot be "
-                "cancelled once money has moved (retry it instead)"
-            )
-        return None
+        return cancel_refusal(self._run.state)
+
+    @workflow.query
+    def operator_refusal(self, action: OperatorAction) -> str | None:
+        """Why this operator action would be refused now (what a dry run shows), or None if it would run."""
+        if action == OperatorAction.RETRY:
+            return retry_refusal(self._run.state, self._retry is not None)
+        return self._cancel_refusal()
 
 
 _NO_REASON = "the closure was handed to operations without a recorded reason; check it, then retry or cancel"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.closures import temporal_unavailable
-from api.deps import DeskDep, Operator
+from api.deps import DeskDep, OperationsDep, Operator
 from api.errors import ApiError, Responses, problem
-from api.models import ClosureList, OperatorAction, OperatorOutcome, ProgressPublic
+from api.models import ClosureList, OperatorOutcome, OperatorRequest, ProgressPublic
 from closure.phases import ClosurePhase
-from closure.progress import CancelRequest, RetryRequest
-from ops.operations import closure_query, list_closures
-from workflows.account_closure import AccountClosureWorkflow
+from ops.operations import (
+    Action,
+    ClosureNotFound,
+    ClosureUnreachable,
+    OperationRefused,
+    closure_query,
+    list_closures,
+)
 
 router = APIRouter(
     prefix="/api/admin/closures",
@@ -53,20 +58,25 @@ async def closure_detail(_: Operator, desk: DeskDep, account_id: str = AccountId
     return found
 
 
-async def _update(desk: DeskDep, account_id: str, update: object, argument: object) -> OperatorOutcome:
-    handle = await desk.handle(account_id)
-    try:
-        result = await handle.execute_update(update, argument)  # type: ignore[call-overload]
-    except WorkflowUpdateFailedError as exc:
-        reason = getattr(exc.cause, "message", None) or str(exc.cause)
-        raise ApiError(409, "OperatorActionRefused", reason) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "ClosureNotFound", f"no running closure for account {account_id}") from exc
-        raise temporal_unavailable(exc) from exc
+def _outcome(action: Action) -> OperatorOutcome:
     return OperatorOutcome(
-        account_id=account_id, accepted=result.accepted, phase=result.phase, message=result.message
+        account_id=action.account_id,
+        accepted=action.done,
+        phase=action.phase,
+        message=f"{action.action}: {action.detail}",
     )
+
+
+async def _carry_out(work: Awaitable[Action]) -> OperatorOutcome:
+    """The operations layer's answer; its refusals, the workflow's own, become a 409 with the reason."""
+    try:
+        return _outcome(await work)
+    except ClosureNotFound as exc:
+        raise ApiError(404, "ClosureNotFound", str(exc)) from exc
+    except ClosureUnreachable as exc:
+        raise temporal_unavailable(exc) from exc
+    except OperationRefused as exc:
+        raise ApiError(409, "OperatorActionRefused", str(exc)) from exc
 
 
 @router.post(
@@ -75,14 +85,9 @@ async def _update(desk: DeskDep, account_id: str, update: object, argument: obje
     responses={**REFUSALS, 404: problem("No running closure"), 409: problem("Not waiting for an operator")},
 )
 async def retry(
-    _: Operator, desk: DeskDep, action: OperatorAction, account_id: str = AccountId
+    _: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
 ) -> OperatorOutcome:
-    return await _update(
-        desk,
-        account_id,
-        AccountClosureWorkflow.retry,
-        RetryRequest(operator=action.operator, note=action.reason),
-    )
+    return await _carry_out(ops.retry(account_id, request.operator, request.dry_run, note=request.reason))
 
 
 @router.post(
@@ -95,7 +100,7 @@ async def retry(
     },
 )
 async def cancel(
-    _: Operator, desk: DeskDep, action: OperatorAction, account_id: str = AccountId
+    _: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
 ) -> OperatorOutcome:
-    request = CancelRequest(requested_by=action.operator, reason=action.reason or "cancelled by an operator")
-    return await _update(desk, account_id, AccountClosureWorkflow.cancel, request)
+    reason = request.reason or "cancelled by an operator"
+    return await _carry_out(ops.cancel(account_id, request.operator, reason, request.dry_run))

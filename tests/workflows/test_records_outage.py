@@ -46,5 +46,6 @@ async def test_records_outage_longer_than_the_budget_is_retried_without_an_opera
         assert progress.phase == ClosurePhase.COMPLETED
         assert [h.phase for h in progress.history].count(ClosurePhase.NEEDS_ATTENTION) == 1
         record = lab.records.by_account(account.account_id)
-        assert record is not None and record.status == "closed"
+        assert record is not None
+        assert record.status == "closed"
         lab.assert_invariants(account.account_id, progress)

@@ -1,0 +1,102 @@
+"""An operator's dry run and the real action agree, because the workflow's own rule judges both; a refusal
+reaches the operator as one line, from the CLI and from the admin API alike."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from closure.phases import ClosurePhase
+from closure.progress import ClosureProgress
+from runtime.settings import ApiSettings
+from simulator.server import SimulatorServer
+from tests.support import ClosureLab, closure_lab, ny
+
+TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
+ADMIN = "operator-token"
+MONEY_MOVING = "transfer 1 of $30,000.00 is being sent to the bank"
+
+
+async def test_dry_run_and_real_cancel_agree_while_the_first_transfer_is_being_sent(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    # The create hangs at the broker for a while: the chunk is pending, nothing is withdrawn yet, and money
+    # may already be moving. Cancelling now could strand a transfer the broker goes on to make.
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0), request_timeout=30) as lab:
+        account = lab.broker.funded_account(Decimal("30000.00"))
+        lab.broker.faults([{"route": TRANSFERS, "kind": "latency", "count": 1, "latency_seconds": 20}])
+        lab.follow_temporal()
+        started = await lab.start(account)
+        sending = await _while_the_create_hangs(lab, started.handle)
+        assert sending.amount_withdrawn == Decimal("0")
+        account_id = account.account_id
+
+        dry = await asyncio.to_thread(lab.cli, "cancel", account_id, "--reason", "asked", "--dry-run")
+        real = await asyncio.to_thread(lab.cli, "cancel", account_id, "--reason", "asked")
+        for result in (dry, real):
+            assert result.exit_code == 1, result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+            assert "Traceback" not in result.output
+            assert MONEY_MOVING in " ".join(result.output.split())
+
+        settings = lab.settings.model_copy(update={"api": ApiSettings(admin_token=SecretStr(ADMIN))})
+        app = create_app(settings, temporal=lab.env.client)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        ) as admin:
+            path = f"/api/admin/closures/{account_id}/cancel"
+            answers = [
+                await admin.post(path, json={"operator": "ops@example.com", "dry_run": dry_run})
+                for dry_run in (True, False)
+            ]
+        for answer in answers:
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["code"] == "OperatorActionRefused"
+            assert MONEY_MOVING in answer.json()["message"]
+
+        assert lab.broker.control("GET", "/faults")["rules"][0]["hits"] == 1, "the slow create happened"
+        progress = await lab.finish(started)
+        assert progress.phase == ClosurePhase.COMPLETED  # the refused cancels changed nothing
+        lab.assert_invariants(account_id, progress)
+
+
+async def _while_the_create_hangs(lab: ClosureLab, handle: WorkflowHandle[Any, Any]) -> ClosureProgress:
+    """Polled in real time: skipping time here would let the slow create finish before anyone looks."""
+    for _ in range(100):
+        progress = await lab.progress(handle)
+        if progress.step.startswith("Sending transfer 1") and progress.transfers == []:
+            return progress
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the closure never began sending; it is {progress.phase}: {progress.step}")
+
+
+async def test_a_cancel_the_closure_accepts_is_a_would_cancel_then_done(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 7, 9, 45)) as lab:
+        account = lab.broker.funded_account(Decimal("20000.00"))
+        lab.broker.buy(account, "IWM", Decimal("12"))
+        lab.broker.advance((ny(2025, 2, 7, 19, 0) - lab.broker.now()).total_seconds())  # Friday evening
+        lab.follow_temporal()
+        started = await lab.start(account)
+        await lab.until(
+            started.handle, lambda p: "Market closed" in p.step, step=lab.policy.liquidation_poll_interval
+        )
+
+        dry = await asyncio.to_thread(lab.cli, "--json", "cancel", account.account_id, "--dry-run")
+        assert dry.exit_code == 0, dry.output
+        assert '"would cancel"' in dry.output
+        real = await asyncio.to_thread(lab.cli, "--json", "cancel", account.account_id, "--reason", "asked")
+        assert real.exit_code == 0, real.output
+        assert '"cancelled"' in real.output
+        assert (await lab.progress(started.handle)).phase == ClosurePhase.CANCELLED
