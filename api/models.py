@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
-from ops.operations import ClosureSummary
+from workflows.client import ClosureSummary
 
 
 class ClosureStartedPublic(BaseModel):

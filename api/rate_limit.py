@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import redis
 
+from adapters.redis.keys import initiate_count_key
+
 
 class InitiateLimiter:
     def __init__(self, limit: int, window: timedelta, client: redis.Redis | None) -> None:
@@ -34,7 +36,7 @@ class InitiateLimiter:
 
     def _shared(self, user_id: str, bucket: int) -> int | None:
         assert self._client is not None
-        key = f"closure_api:initiate:{user_id}:{bucket}"
+        key = initiate_count_key(user_id, bucket)
         pipe = self._client.pipeline()
         pipe.incr(key)
         pipe.expire(key, self._window * 2)

@@ -29,3 +29,8 @@ WORKFLOW_ID_PREFIX = "account-closure-"
 
 def workflow_id_for(account_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{account_id}"
+
+
+def chunk_key(workflow_id: str, chunk: int) -> str:
+    """The idempotency key of one withdrawal chunk: the same for every attempt and every run of a closure."""
+    return f"{workflow_id}:withdrawal:{chunk}"

@@ -23,7 +23,7 @@ import redis
 
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
-from adapters.redis.mirror import closure_state_key, withdrawal_state_key
+from adapters.redis.keys import closure_state_key, withdrawal_state_key
 from api.tokens import user_token
 from closure.money import format_usd
 from closure.phases import ClosurePhase

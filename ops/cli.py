@@ -26,10 +26,11 @@ from adapters.alpaca.connection import BrokerConnection
 from adapters.records.from_settings import records_from
 from closure.money import format_usd
 from closure.phases import ClosurePhase
-from ops.operations import Action, OperationRefused, Operations, closure_query, list_closures
+from ops.operations import Action, OperationRefused, Operations
 from ops.stuck import find_stuck as find_stuck_closures
 from runtime.settings import Settings
 from runtime.temporal import connect
+from workflows.client import closure_query, list_closures
 
 T = TypeVar("T")
 app = typer.Typer(

@@ -9,8 +9,7 @@ from temporalio.client import Client
 from adapters.redis.mirror import MirrorWrite, ProgressMirror
 from closure.progress import ClosureProgress
 from workflows.account_closure import AccountClosureWorkflow
-
-ALL_CLOSURES = 'WorkflowType = "AccountClosureWorkflow"'
+from workflows.client import ALL_CLOSURES
 
 
 @dataclass(frozen=True)

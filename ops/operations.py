@@ -26,26 +26,13 @@ from closure.money import format_usd
 from closure.operator_rules import OperatorAction
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, ClosureProgress, ClosureState, OperatorResult, RetryRequest
-from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import start_closure
 
-ALL_CLOSURES = 'WorkflowType = "AccountClosureWorkflow"'
 QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone must not hang the operator
 # A workflow task on its third attempt has failed twice: code, not a passing hiccup.
 FAILING_TASK_ATTEMPTS = 3
-
-
-class ClosureSummary(BaseModel):
-    workflow_id: str
-    run_id: str | None
-    account_id: str | None
-    phase: ClosurePhase | None
-    needs_attention: bool
-    status: str
-    started_at: datetime | None
-    closed_at: datetime | None
 
 
 class Action(BaseModel):
@@ -66,35 +53,6 @@ class ClosureNotFound(OperationRefused):
 
 class ClosureUnreachable(OperationRefused):
     """Temporal, or every worker that could answer for the closure, is out of reach."""
-
-
-def closure_query(phase: ClosurePhase | None = None, needs_attention: bool | None = None) -> str:
-    query = ALL_CLOSURES
-    if phase is not None:
-        query += f' AND ClosurePhase = "{phase.value}"'
-    if needs_attention is not None:
-        query += f" AND ClosureNeedsAttention = {str(needs_attention).lower()}"
-    return query
-
-
-async def list_closures(client: Client, query: str, limit: int = 1000) -> list[ClosureSummary]:
-    found = []
-    async for execution in client.list_workflows(query, limit=limit):
-        attributes = execution.typed_search_attributes
-        raw_phase = attributes.get(CLOSURE_PHASE)
-        found.append(
-            ClosureSummary(
-                workflow_id=execution.id,
-                run_id=execution.run_id,
-                account_id=attributes.get(ALPACA_ACCOUNT_ID),
-                phase=ClosurePhase(raw_phase) if raw_phase in set(ClosurePhase) else None,
-                needs_attention=bool(attributes.get(CLOSURE_NEEDS_ATTENTION)),
-                status=execution.status.name if execution.status else "UNKNOWN",
-                started_at=execution.start_time,
-                closed_at=execution.close_time,
-            )
-        )
-    return found
 
 
 @dataclass

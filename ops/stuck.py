@@ -15,7 +15,8 @@ from closure.eligibility import is_closed
 from closure.errors import ClosureError
 from closure.money import ZERO, format_usd
 from closure.phases import TRANSFER_SUCCESS, ClosurePhase
-from ops.operations import ALL_CLOSURES, OperationRefused, Operations, closure_query, list_closures
+from ops.operations import OperationRefused, Operations
+from workflows.client import ALL_CLOSURES, closure_query, list_closures
 
 StuckKind = Literal[
     "pending_without_workflow", "needs_attention", "legacy_without_workflow", "broker_disagrees",

@@ -1,9 +1,11 @@
-"""Start (or find) the one closure of an account, idempotently."""
+"""The client side of the closure workflow: start (or find) an account's one closure, list and find closures."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -18,6 +20,8 @@ from closure.policy import ClosurePolicy
 from closure.progress import ClosureInput, ClosureProgress, ClosureState
 from closure.search_attributes import ALPACA_ACCOUNT_ID, CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
 from workflows.account_closure import AccountClosureWorkflow
+
+ALL_CLOSURES = f'WorkflowType = "{AccountClosureWorkflow.__name__}"'
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,43 @@ async def start_closure(
         confirmation_number=str(memo.get("confirmation_number", number)),
         handle=handle,
     )
+
+
+class ClosureSummary(BaseModel):
+    workflow_id: str
+    run_id: str | None
+    account_id: str | None
+    phase: ClosurePhase | None
+    needs_attention: bool
+    status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+def closure_query(phase: ClosurePhase | None = None, needs_attention: bool | None = None) -> str:
+    query = ALL_CLOSURES
+    if phase is not None:
+        query += f' AND ClosurePhase = "{phase.value}"'
+    if needs_attention is not None:
+        query += f" AND ClosureNeedsAttention = {str(needs_attention).lower()}"
+    return query
+
+
+async def list_closures(client: Client, query: str, limit: int = 1000) -> list[ClosureSummary]:
+    found = []
+    async for execution in client.list_workflows(query, limit=limit):
+        attributes = execution.typed_search_attributes
+        raw_phase = attributes.get(CLOSURE_PHASE)
+        found.append(
+            ClosureSummary(
+                workflow_id=execution.id,
+                run_id=execution.run_id,
+                account_id=attributes.get(ALPACA_ACCOUNT_ID),
+                phase=ClosurePhase(raw_phase) if raw_phase in set(ClosurePhase) else None,
+                needs_attention=bool(attributes.get(CLOSURE_NEEDS_ATTENTION)),
+                status=execution.status.name if execution.status else "UNKNOWN",
+                started_at=execution.start_time,
+                closed_at=execution.close_time,
+            )
+        )
+    return found

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TransferPlan,
         TransferView,
     )
+    from closure.confirmation import chunk_key
     from closure.errors import (
         BrokerUnavailable,
         NoApprovedAchRelationship,
@@ -68,7 +69,7 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
         chunk = len(state.transfers) + 1
         state.pending_chunk = PendingChunk(
             chunk=chunk,
-            chunk_key=f"{workflow.info().workflow_id}:withdrawal:{chunk}",
+            chunk_key=chunk_key(workflow.info().workflow_id, chunk),
             amount=plan.amount,
             relationship_id=_relationship_id(run),
             outgoing_before=plan.outgoing_before,

@@ -11,17 +11,18 @@ from typing import Any
 import redis
 from pydantic import BaseModel, Field
 
+from adapters.redis.keys import (
+    BROKER_TRANSFER_STATUS,
+    LEGACY_PREFIXES,
+    closure_state_key,
+    partial_withdrawal_key,
+    withdrawal_state_key,
+)
 from closure.broker_types import TransferView
+from closure.confirmation import chunk_key, workflow_id_for
 from closure.money import parse_money
 from closure.phases import ClosurePhase
 from closure.progress import ClosureState, PhaseChange, TransferRecord
-
-LEGACY_TRANSFER_STATUS = {
-    "completed": "COMPLETE",
-    "complete": "COMPLETE",
-    "rejected": "REJECTED",
-    "returned": "RETURNED",
-}
 
 
 class LegacyTransfer(BaseModel):
@@ -76,9 +77,9 @@ def _load(client: redis.Redis, key: str) -> dict[str, Any] | None:
 
 def read_legacy(client: redis.Redis, account_id: str) -> LegacyClosure | None:
     keys = [
-        f"closure_state:{account_id}",
-        f"withdrawal_state:{account_id}",
-        f"partial_withdrawal:{account_id}",
+        closure_state_key(account_id),
+        withdrawal_state_key(account_id),
+        partial_withdrawal_key(account_id),
     ]
     closure, withdrawal, partial = (_load(client, key) for key in keys)
     if closure is None and withdrawal is None and partial is None:
@@ -100,7 +101,7 @@ def read_legacy(client: redis.Redis, account_id: str) -> LegacyClosure | None:
 def legacy_accounts(client: redis.Redis) -> list[str]:
     """Accounts with legacy keys: a `closure_state` our own mirror did not write (it carries a `sequence`)."""
     found = set()
-    for prefix in ("closure_state:", "withdrawal_state:", "partial_withdrawal:"):
+    for prefix in LEGACY_PREFIXES:
         for key in client.scan_iter(match=f"{prefix}*", count=500):
             name = key.decode() if isinstance(key, bytes) else str(key)
             value = _load(client, name)
@@ -130,12 +131,12 @@ def closure_state(
         records.append(
             TransferRecord(
                 chunk=chunk,
-                chunk_key=f"account-closure-{account_id}:withdrawal:{chunk}",
+                chunk_key=chunk_key(workflow_id_for(account_id), chunk),
                 transfer_id=transfer_id,
                 amount=broker.amount if broker else (legacy.amount if legacy else Decimal("0")),
                 status=broker.status
                 if broker
-                else LEGACY_TRANSFER_STATUS.get((legacy.status if legacy else ""), "PENDING"),
+                else BROKER_TRANSFER_STATUS.get((legacy.status if legacy else ""), "PENDING"),
                 initiated_at=broker.created_at
                 if broker
                 else (legacy.initiated_at if legacy and legacy.initiated_at else started_at),

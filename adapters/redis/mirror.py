@@ -16,8 +16,16 @@ from typing import Any
 import redis
 from pydantic import BaseModel
 
+from adapters.redis.keys import (
+    LEGACY_TRANSFER_STATUS,
+    channel,
+    closure_state_key,
+    progress_key,
+    sequence_key,
+    withdrawal_state_key,
+)
 from closure.errors import MirrorUnavailable
-from closure.phases import TRANSFER_SUCCESS, ClosurePhase
+from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 
 WITHDRAWAL_PHASES = {
@@ -26,12 +34,6 @@ WITHDRAWAL_PHASES = {
     ClosurePhase.TRANSFER_COMPLETION,
     ClosurePhase.FINAL_CLOSURE,
     ClosurePhase.COMPLETED,
-}
-LEGACY_TRANSFER_STATUS = {
-    TRANSFER_SUCCESS: "completed",
-    "REJECTED": "rejected",
-    "RETURNED": "returned",
-    "CANCELED": "canceled",
 }
 
 
@@ -50,26 +52,6 @@ class MirrorWrite(BaseModel):
 class MirrorResult(BaseModel):
     written: bool
     reason: str
-
-
-def closure_state_key(account_id: str) -> str:
-    return f"closure_state:{account_id}"
-
-
-def withdrawal_state_key(account_id: str) -> str:
-    return f"withdrawal_state:{account_id}"
-
-
-def progress_key(account_id: str) -> str:
-    return f"closure_progress:{account_id}"
-
-
-def sequence_key(account_id: str) -> str:
-    return f"closure_sequence:{account_id}"
-
-
-def channel(account_id: str) -> str:
-    return f"closure_progress:{account_id}"
 
 
 def dumps(value: Any) -> str:

@@ -18,9 +18,8 @@ from ops.operations import (
     ClosureNotFound,
     ClosureUnreachable,
     OperationRefused,
-    closure_query,
-    list_closures,
 )
+from workflows.client import closure_query, list_closures
 
 router = APIRouter(
     prefix="/api/admin/closures",

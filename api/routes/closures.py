@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Path, status
 from fastapi.responses import StreamingResponse
 
-from adapters.redis.mirror import channel
+from adapters.redis.keys import channel
 from api.closures import ClosureDesk
 from api.deps import CurrentUser, DeskDep
 from api.errors import Responses, not_found, problem

@@ -9,7 +9,8 @@ from datetime import timedelta
 import redis
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.redis.mirror import ProgressMirror, closure_state_key, progress_key
+from adapters.redis.keys import closure_state_key, progress_key
+from adapters.redis.mirror import ProgressMirror
 from closure.phases import ClosurePhase
 from ops.mirror_rebuild import rebuild_mirror
 from simulator.server import SimulatorServer

@@ -13,13 +13,8 @@ import redis
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.redis.mirror import (
-    MirrorWrite,
-    ProgressMirror,
-    closure_state_key,
-    progress_key,
-    withdrawal_state_key,
-)
+from adapters.redis.keys import closure_state_key, progress_key, withdrawal_state_key
+from adapters.redis.mirror import MirrorWrite, ProgressMirror
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from simulator.server import SimulatorServer
