@@ -274,7 +274,7 @@ class Operations:
 
 def _unanswered(account_id: str, exc: RPCError) -> OperationRefused:
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return ClosureNotFound(f"no running closure for account {account_id}")
+        return ClosureNotFound(f"no closure for account {account_id}")
     return ClosureUnreachable(f"closure {account_id} did not answer ({exc.status.name}): is a worker up?")
 
 
