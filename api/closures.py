@@ -13,14 +13,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.records import CLOSED, UserRecord, UserRecords, pending_closure
-from adapters.redis.mirror import ProgressMirror
+from adapters.redis.mirror import ProgressReader
 from api.errors import ApiError, not_found
 from api.models import ClosureStartedPublic, ProgressPublic
 from api.rate_limit import InitiateLimiter
 from closure.broker_types import AccountView
 from closure.confirmation import workflow_id_for
 from closure.eligibility import ineligibility
-from closure.errors import AccountAlreadyClosed, AccountNotFound, ClosureError, UserRecordsUnavailable
+from closure.errors import (
+    AccountAlreadyClosed,
+    AccountNotFound,
+    ClosureError,
+    MirrorUnavailable,
+    UserRecordsUnavailable,
+)
 from closure.progress import ClosureProgress
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
@@ -41,7 +47,7 @@ class ClosureDesk:
         settings: Settings,
         temporal: Callable[[], Awaitable[Client]],
         records: UserRecords,
-        mirror: ProgressMirror | None,
+        mirror: ProgressReader | None,
         broker: AlpacaBroker,
         limiter: InitiateLimiter,
     ) -> None:
@@ -81,7 +87,7 @@ class ClosureDesk:
 
     async def initiate(self, user_id: str, account_id: str) -> ClosureStartedPublic:
         record = await self.owned(user_id, account_id)
-        wait = self._limiter.retry_after(user_id)
+        wait = await self._limiter.retry_after(user_id)
         if wait is not None:
             raise ApiError(
                 429, "TooManyInitiations", f"try again in {wait} s", headers={"Retry-After": str(wait)}
@@ -151,8 +157,9 @@ class ClosureDesk:
         if self._mirror is None:
             return None
         try:
-            return await run_in_threadpool(self._mirror.read_progress, account_id)
-        except Exception:  # a broken mirror only means asking the workflow instead
+            return await self._mirror.read_progress(account_id)
+        except MirrorUnavailable as exc:  # a broken mirror only means asking the workflow instead
+            log.warning("progress mirror unreadable: %s", exc)
             return None
 
     async def progress(self, account_id: str) -> ProgressPublic | None:

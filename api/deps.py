@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -28,6 +29,12 @@ def get_desk(request: Request) -> ClosureDesk:
     return desk
 
 
+def get_redis(request: Request) -> aioredis.Redis | None:
+    """The app's one asyncio Redis client (None without REDIS_URL)."""
+    client: aioredis.Redis | None = request.app.state.redis
+    return client
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
@@ -35,6 +42,7 @@ def get_verifier(request: Request) -> TokenVerifier:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DeskDep = Annotated[ClosureDesk, Depends(get_desk)]
+RedisDep = Annotated[aioredis.Redis | None, Depends(get_redis)]
 
 
 def current_user(credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import redis
+import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +17,7 @@ from temporalio.client import Client
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
 from adapters.records.from_settings import records_from
-from adapters.redis.mirror import ProgressMirror
+from adapters.redis.mirror import ProgressReader
 from api.auth import TokenVerifier
 from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
@@ -42,21 +44,42 @@ class _TemporalConnection:
         return self._client
 
 
+def shared_redis(settings: Settings) -> aioredis.Redis | None:
+    """The API's one Redis client (rate limit, progress reads, health, every stream), with timeouts so a
+    hung Redis costs a request at most `redis_timeout` per command, never the event loop."""
+    if not settings.redis_url:
+        return None
+    timeout = settings.api.redis_timeout.total_seconds()
+    return aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    client: aioredis.Redis | None = app.state.redis
+    if client is not None:
+        await client.aclose()
+
+
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="Account closure API",
         version="1.0.0",
         description="Close a brokerage account on the Alpaca Broker API, durably, and follow it to the end.",
     )
-    redis_client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis_client = shared_redis(settings)
+    app.state.redis = redis_client
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings.api)
     app.state.desk = ClosureDesk(
         settings=settings,
         temporal=_TemporalConnection(settings, temporal),
         records=records_from(settings),
-        mirror=ProgressMirror(redis_client, settings.mirror_ttl) if redis_client else None,
+        mirror=ProgressReader(redis_client) if redis_client else None,
         broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
         limiter=InitiateLimiter(settings.api.initiate_limit, settings.api.initiate_window, redis_client),
     )

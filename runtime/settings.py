@@ -93,6 +93,13 @@ class ApiSettings(BaseModel):
         description="A mirrored progress older than this is checked against the workflow.",
     )
     stream_heartbeat: timedelta = timedelta(seconds=15)
+    redis_timeout: timedelta = Field(
+        default=timedelta(milliseconds=500),
+        description=(
+            "Longest the API waits on Redis for one command (mirror read, rate limit, health); past it the "
+            "request goes on without Redis: progress from the workflow, the rate limit in this process."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

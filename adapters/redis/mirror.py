@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from adapters.redis.keys import (
@@ -188,4 +189,18 @@ class ProgressMirror:
 
     def read_progress(self, account_id: str) -> ClosureProgress | None:
         raw = self._client.get(progress_key(account_id))
+        return ClosureProgress.model_validate_json(raw) if raw else None
+
+
+class ProgressReader:
+    """The API's side of the mirror: reads on the shared asyncio client, never blocking the event loop."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    async def read_progress(self, account_id: str) -> ClosureProgress | None:
+        try:
+            raw = await self._client.get(progress_key(account_id))
+        except (redis.RedisError, OSError) as exc:  # a timeout is a RedisError, a refused socket an OSError
+            raise MirrorUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
         return ClosureProgress.model_validate_json(raw) if raw else None

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from adapters.redis.keys import channel
 from api.closures import ClosureDesk
-from api.deps import CurrentUser, DeskDep
+from api.deps import CurrentUser, DeskDep, RedisDep
 from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
 
@@ -59,31 +59,33 @@ async def progress(user: CurrentUser, desk: DeskDep, account_id: str = AccountId
     response_class=StreamingResponse,
     responses={**REFUSALS, 200: {"content": {"text/event-stream": {}}, "description": "Progress events"}},
 )
-async def progress_stream(user: CurrentUser, desk: DeskDep, account_id: str = AccountId) -> StreamingResponse:
+async def progress_stream(
+    user: CurrentUser, desk: DeskDep, redis_client: RedisDep, account_id: str = AccountId
+) -> StreamingResponse:
     """Server-Sent Events: the progress now, then every change, until the closure ends."""
     await desk.owned(user, account_id)
     first = await desk.progress(account_id)
     if first is None:
         raise not_found(account_id)
     return StreamingResponse(
-        _events(desk, account_id, first),
+        _events(desk, redis_client, account_id, first),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(desk: ClosureDesk, account_id: str, first: ProgressPublic) -> AsyncIterator[str]:
+async def _events(
+    desk: ClosureDesk, client: aioredis.Redis | None, account_id: str, first: ProgressPublic
+) -> AsyncIterator[str]:
     heartbeat = desk.settings.api.stream_heartbeat.total_seconds()
     last = first.sequence
     yield _event(first)
     if first.phase.is_terminal:
         return
-    url = desk.settings.redis_url
-    if url is None:
+    if client is None:
         async for update in _polled(desk, account_id, last, heartbeat):
             yield update
         return
-    client = aioredis.Redis.from_url(url)
     pubsub = client.pubsub()
     await pubsub.subscribe(channel(account_id))
     try:
@@ -99,8 +101,7 @@ async def _events(desk: ClosureDesk, account_id: str, first: ProgressPublic) -> 
             if current.phase.is_terminal:
                 return
     finally:
-        await pubsub.unsubscribe()
-        await client.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # back to the shared pool
 
 
 async def _polled(desk: ClosureDesk, account_id: str, last: int, interval: float) -> AsyncIterator[str]:

@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import DeskDep
+from api.deps import DeskDep, RedisDep
 from api.models import Health
 
 router = APIRouter(tags=["health"])
@@ -22,22 +22,19 @@ async def _temporal_ok(desk: DeskDep) -> bool:
         return False
 
 
-async def _redis_state(url: str | None) -> str:
-    if url is None:
+async def _redis_state(client: aioredis.Redis | None) -> str:
+    if client is None:
         return "disabled"
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
         return "ok" if await client.ping() else "unreachable"
     except Exception:
         return "unreachable"
-    finally:
-        await client.aclose()
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "Degraded"}})
-async def healthz(desk: DeskDep) -> JSONResponse:
+async def healthz(desk: DeskDep, redis_client: RedisDep) -> JSONResponse:
     temporal = "ok" if await _temporal_ok(desk) else "unreachable"
-    redis_state = await _redis_state(desk.settings.redis_url)
+    redis_state = await _redis_state(redis_client)
     healthy = temporal == "ok" and redis_state != "unreachable"
     body = Health.model_validate(
         {"status": "ok" if healthy else "degraded", "temporal": temporal, "redis": redis_state}
