@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,8 @@ _INDEXED = {
 }
 
 
-@pytest_asyncio.fixture(scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: workflow logic with production durations in seconds."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
@@ -57,6 +58,12 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     yield environment
     await environment.shutdown()
     await asyncio.sleep(0.5)  # see temporalio/sdk-python#300: let the core's threads settle
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server() as environment:
+        yield environment
 
 
 @pytest_asyncio.fixture(scope="session")

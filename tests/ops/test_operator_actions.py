@@ -4,11 +4,13 @@ reaches the operator as one line, from the CLI and from the admin API alike."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest_asyncio
 from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -18,7 +20,16 @@ from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from runtime.settings import ApiSettings
 from simulator.server import SimulatorServer
+from tests.conftest import time_skipping_server
 from tests.support import ClosureLab, closure_lab, ny
+
+
+@pytest_asyncio.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of their own: a test that pauses time skipping by hand must not leave the shared one paused."""
+    async with time_skipping_server() as environment:
+        yield environment
+
 
 TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
 ADMIN = "operator-token"
