@@ -106,6 +106,10 @@ class WithdrawalOutcomeUnknown(ClosureError):
     """
 
 
+class AccountNotEmpty(ClosureError):
+    """Something reached the account after the final checks; the close was not sent (the broker would take it)."""
+
+
 class AccountCloseRefused(ClosureError):
     """The broker refused to close the account (something remains on it)."""
 

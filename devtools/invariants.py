@@ -27,6 +27,7 @@ class LedgerLine:
     status: str
     transfer_id: str | None
     created_at: datetime
+    note: str | None = None
 
 
 def parse_ledger(raw: dict[str, Any]) -> tuple[str, Decimal, list[LedgerLine]]:
@@ -37,6 +38,7 @@ def parse_ledger(raw: dict[str, Any]) -> tuple[str, Decimal, list[LedgerLine]]:
             status=e["status"],
             transfer_id=e.get("transfer_id"),
             created_at=datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")),
+            note=e.get("note"),
         )
         for e in raw["entries"]
     ]
@@ -103,11 +105,17 @@ def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress
 
 
 def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
+    """The broker accepts a close with money left (as Alpaca does) and records it; that must never happen."""
     status, cash, lines = parse_ledger(raw_ledger)
+    residual = [
+        f"the close call left {ln.note} (cash {ln.amount})"
+        for ln in lines
+        if ln.kind == "closed_with_residual"
+    ]
     if status != AccountStatus.ACCOUNT_CLOSED:
-        return []
+        return residual
     pending = [ln.transfer_id for ln in lines if ln.transfer_id and ln.status not in TRANSFER_TERMINAL]
-    problems = [f"closed with transfer {tid} still pending" for tid in pending]
+    problems = residual + [f"closed with transfer {tid} still pending" for tid in pending]
     if cash != 0:
         problems.append(f"closed with cash {cash}")
     return problems

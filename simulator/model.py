@@ -27,7 +27,7 @@ class LedgerEntry:
     """One money movement, as an auditor would read it."""
 
     seq: int
-    kind: str  # deposit | withdrawal | buy | sell | credit
+    kind: str  # deposit | withdrawal | buy | sell | credit | closed_with_residual
     amount: Decimal
     status: str
     created_at: datetime

@@ -11,7 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
     from closure.eligibility import is_closed
-    from closure.errors import BrokerStateUnexpected
+    from closure.errors import AccountNotEmpty, BrokerStateUnexpected
     from closure.phases import ClosurePhase
 
 from workflows import notify
@@ -48,13 +48,18 @@ async def close(run: ClosureRun) -> ClosurePhase:
             if any(t.in_flight for t in state.outgoing) or (watch_end and review.broker_now < watch_end):
                 return ClosurePhase.TRANSFER_COMPLETION
         state.step = "Closing the account"
-        await run.broker(
-            BrokerActivities.close_account,
-            run.account_id,
-            summary="close the account",
-            retry_initial=policy.close_verify_interval,
-            budget=policy.close_verify_timeout,
-        )
+        try:
+            await run.broker(
+                BrokerActivities.close_account,
+                run.account_id,
+                summary="close the account",
+                retry_initial=policy.close_verify_interval,
+                budget=policy.close_verify_timeout,
+            )
+        except ClosureHalted as halted:
+            if halted.is_a(AccountNotEmpty):
+                continue  # money or an order arrived since the checks above: look again, from the top
+            raise
         break
     await notify.completed(run)
     state.completed_at = workflow.now()

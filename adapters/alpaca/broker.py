@@ -39,6 +39,7 @@ from closure.eligibility import AccountStatus
 from closure.errors import (
     AccountCloseRefused,
     AccountNotClosedYet,
+    AccountNotEmpty,
     BrokerRequestRefused,
     BrokerStateUnexpected,
     BrokerUnavailable,
@@ -221,9 +222,16 @@ class AlpacaBroker:
     # --- closing --------------------------------------------------------------------------------------------
 
     def close_account(self, account_id: str) -> AccountClosed:
-        """Close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms."""
+        """Check, close, then confirm ACCOUNT_CLOSED; a retry after a lost answer only confirms.
+
+        Alpaca accepts a close with money or positions left (it documents only 204 and 404), so the account
+        is read once more right before the call and the close is not sent if anything is on it.
+        """
         status = _enum_text(self._broker.account(account_id).status)
         if status != AccountStatus.ACCOUNT_CLOSED:
+            left = self.inspect_account(account_id).left_behind()
+            if left:
+                raise AccountNotEmpty(f"not closing: the account holds {', '.join(left)}")
             try:
                 self._broker.close_account(account_id)
             except BrokerRequestRefused as exc:

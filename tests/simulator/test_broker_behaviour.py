@@ -11,6 +11,7 @@ from alpaca.broker.models import TradeAccount, Transfer
 from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
 from alpaca.common.exceptions import APIError
 
+from devtools.invariants import closed_only_when_empty
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
 from tests.support import ny
@@ -102,14 +103,38 @@ def test_amounts_must_be_positive_whole_cents(broker: ScenarioBuilder) -> None:
     assert fraction.value.status_code == 422
 
 
-def test_close_is_refused_while_anything_remains(broker: ScenarioBuilder) -> None:
+def test_close_with_money_left_is_accepted_as_alpaca_does_and_recorded(broker: ScenarioBuilder) -> None:
     seeded = broker.funded_account(Decimal("100.00"))
     broker.buy(seeded, "SPY", Decimal("0.1"))
+    left = _account(broker, seeded).cash
+
+    broker.broker.close_account(seeded.account_id)  # Alpaca documents only 204 and 404 for a close
+
+    assert _account(broker, seeded).status == "ACCOUNT_CLOSED"
+    ledger = broker.ledger(seeded.account_id)
+    [residual] = [e for e in ledger["entries"] if e["kind"] == "closed_with_residual"]
+    assert residual["amount"] == left
+    assert "1 open position(s)" in residual["note"]
+    assert "cash balance" in residual["note"]
+    assert closed_only_when_empty(ledger), "the invariant checker must call this out"
+
+
+def test_a_strict_broker_refuses_the_close_while_anything_remains(broker: ScenarioBuilder) -> None:
+    broker.configure(close_with_residual="refuse")
+    seeded = broker.funded_account(Decimal("100.00"))
     with pytest.raises(APIError) as refused:
         broker.broker.close_account(seeded.account_id)
     assert refused.value.status_code == 422
-    assert "open position" in refused.value.message
     assert "cash balance" in refused.value.message
+    assert not [e for e in broker.ledger(seeded.account_id)["entries"] if e["kind"] == "closed_with_residual"]
+
+
+def test_an_empty_account_closes_with_nothing_recorded(broker: ScenarioBuilder) -> None:
+    seeded = broker.funded_account(Decimal("0"))
+    broker.broker.close_account(seeded.account_id)
+    ledger = broker.ledger(seeded.account_id)
+    assert ledger["status"] == "ACCOUNT_CLOSED"
+    assert closed_only_when_empty(ledger) == []
 
 
 def test_transfer_list_pages_end_with_an_empty_page(broker: ScenarioBuilder) -> None:

@@ -16,6 +16,7 @@ from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
 from closure.broker_types import CreateWithdrawalInput, PlanWithdrawalInput
 from closure.errors import (
+    AccountNotEmpty,
     AccountNotFound,
     BrokerAuthFailed,
     BrokerUnavailable,
@@ -199,3 +200,22 @@ def test_an_html_error_page_from_a_proxy_is_still_a_clear_retryable_error() -> N
             broker_for(url)._clock()
     finally:
         server.shutdown()
+
+
+def test_the_close_is_not_sent_while_anything_is_on_the_account(
+    sim: SimulatorServer, broker: ScenarioBuilder
+) -> None:
+    """The broker would take it (and strand the money); the adapter reads the account first and says no."""
+    seeded = broker.funded_account(Decimal("12.34"))
+    with pytest.raises(AccountNotEmpty, match=r"cash 12\.34"):
+        broker_for(sim.url).close_account(seeded.account_id)
+    ledger = broker.ledger(seeded.account_id)
+    assert ledger["status"] == "ACTIVE"
+    assert not [e for e in ledger["entries"] if e["kind"] == "closed_with_residual"]
+
+
+def test_an_empty_account_is_closed_and_confirmed(sim: SimulatorServer, broker: ScenarioBuilder) -> None:
+    seeded = broker.funded_account(Decimal("0"))
+    closed = broker_for(sim.url).close_account(seeded.account_id)
+    assert closed.status == "ACCOUNT_CLOSED"
+    assert broker.ledger(seeded.account_id)["status"] == "ACCOUNT_CLOSED"
