@@ -36,6 +36,14 @@ class SimConfig(BaseModel):
     )
     transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
     transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
+    transfer_walk: Literal["full", "short"] = Field(
+        default="full",
+        description=(
+            "full: QUEUED, APPROVAL_PENDING, PENDING (a third of the queued time each), SENT_TO_CLEARING, "
+            "APPROVED (the last twelfth of clearing), COMPLETE, as the Broker API's status set has it. "
+            "short: QUEUED, SENT_TO_CLEARING, COMPLETE, as the docs' event-stream sample shows."
+        ),
+    )
     transfer_return_seconds: float = Field(
         default=86400, ge=0, description="COMPLETE -> RETURNED when forced"
     )

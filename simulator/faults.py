@@ -58,13 +58,23 @@ class FaultRule(BaseModel):
         return want_method.upper() == method and want_path in ("*", route)
 
 
+TransferStage = Literal["QUEUED", "APPROVAL_PENDING", "PENDING", "SENT_TO_CLEARING", "APPROVED"]
+
+
 class TransferOutcome(BaseModel):
-    """Force the nth outgoing transfer of an account (or of any account) to end REJECTED or RETURNED."""
+    """Force the nth transfer of an account (or of any account) in one direction to fail.
+
+    REJECTED and CANCELED end it instead of leaving the status `when` (so a transfer the broker first
+    accepted can be rejected late, e.g. by a risk check after APPROVED); RETURNED comes after COMPLETE,
+    `transfer_return_seconds` later, for an outgoing or an incoming transfer.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["REJECTED", "RETURNED"]
+    status: Literal["REJECTED", "CANCELED", "RETURNED"]
     nth: int = Field(ge=1)
+    direction: Literal["OUTGOING", "INCOMING"] = "OUTGOING"
+    when: TransferStage = Field(default="QUEUED", description="REJECTED or CANCELED instead of leaving this")
     account_id: str | None = None
     reason: str = "forced by the simulator"
     used: bool = False

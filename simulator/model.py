@@ -67,6 +67,7 @@ class Transfer:
     ledger: LedgerEntry
     reason: str | None = None
     forced_outcome: str | None = None
+    forced_when: str | None = None
     forced_reason: str | None = None
 
 

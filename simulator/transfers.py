@@ -1,7 +1,9 @@
 """ACH relationships and transfers.
 
-An outgoing transfer debits cash when it is created and walks QUEUED -> SENT_TO_CLEARING -> COMPLETE on the
-configured delays; REJECTED, CANCELED and RETURNED give the money back. The broker refuses a transfer above
+An outgoing transfer debits cash when it is created and walks the Broker API's statuses (QUEUED,
+APPROVAL_PENDING, PENDING, SENT_TO_CLEARING, APPROVED, COMPLETE; or the short walk) on the configured delays;
+REJECTED and CANCELED (at any stage before COMPLETE) and RETURNED (after it) give the money back. An incoming
+transfer credits cash at COMPLETE and takes it back if it is RETURNED. The broker refuses a transfer above
 the withdrawable cash or one that would push the rolling 24 h outgoing total over the limit.
 """
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from simulator.engine import BrokerEngine
 
 CENT = Decimal("0.01")
-TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELED", "RETURNED"})
+TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELED", "RETURNED", "EXPIRED"})
 NEVER_SENT = frozenset({"REJECTED", "CANCELED"})
 CANCELABLE = frozenset({"QUEUED", "APPROVAL_PENDING", "PENDING"})
 
@@ -119,11 +121,10 @@ class TransferDesk:
         )
         if direction == "OUTGOING":
             account.cash -= amount
-            transfer.forced_outcome = self._forced_outcome(account_id, transfer)
+        transfer.forced_outcome = self._forced_outcome(account_id, transfer)
         account.transfers.append(transfer)
         self._event(transfer, "")
-        delay = timedelta(seconds=engine.config.transfer_queued_seconds)
-        engine.schedule(now + delay, partial(self._to_clearing, transfer))
+        self._schedule_next(transfer, self._walk())
         return transfer
 
     def cancel(self, account_id: str, transfer_id: str) -> None:
@@ -176,30 +177,58 @@ class TransferDesk:
         return amount.quantize(CENT)
 
     def _forced_outcome(self, account_id: str, transfer: Transfer) -> str | None:
-        count = len(self._engine.outgoing_transfers(self._engine.account(account_id))) + 1
+        account = self._engine.account(account_id)
+        count = sum(1 for t in account.transfers if t.direction == transfer.direction) + 1
         for rule in self.outcome_rules:
-            if not rule.used and rule.nth == count and rule.account_id in (None, account_id):
+            if (
+                not rule.used
+                and rule.nth == count
+                and rule.direction == transfer.direction
+                and rule.account_id in (None, account_id)
+            ):
                 rule.used = True
                 transfer.forced_reason = rule.reason
+                transfer.forced_when = rule.when
                 return rule.status
         return None
 
     # --- status walk ----------------------------------------------------------------------------------------
 
-    def _to_clearing(self, transfer: Transfer) -> None:
-        if transfer.status != "QUEUED":
-            return
-        if transfer.forced_outcome == "REJECTED":
-            self._finish_failed(transfer, "REJECTED", transfer.forced_reason or "rejected")
-            return
-        self._set_status(transfer, "SENT_TO_CLEARING")
-        delay = timedelta(seconds=self._engine.config.transfer_clearing_seconds)
-        self._engine.schedule(self._engine.clock_now + delay, partial(self._complete, transfer))
+    def _walk(self) -> list[tuple[str, float]]:
+        """Each status after QUEUED, with the seconds spent in the one before it."""
+        config = self._engine.config
+        queued, clearing = config.transfer_queued_seconds, config.transfer_clearing_seconds
+        if config.transfer_walk == "short":
+            return [("SENT_TO_CLEARING", queued), ("COMPLETE", clearing)]
+        third, last = queued / 3, clearing / 12
+        return [
+            ("APPROVAL_PENDING", third),
+            ("PENDING", third),
+            ("SENT_TO_CLEARING", third),
+            ("APPROVED", clearing - last),
+            ("COMPLETE", last),
+        ]
 
-    def _complete(self, transfer: Transfer) -> None:
-        if transfer.status != "SENT_TO_CLEARING":
+    def _advance(self, transfer: Transfer, leaving: str, steps: list[tuple[str, float]]) -> None:
+        """Move on from `leaving` to the next status, unless a forced failure ends the transfer here."""
+        if transfer.status != leaving:
+            return  # canceled, or already ended by another path
+        if transfer.forced_outcome in ("REJECTED", "CANCELED") and transfer.forced_when == leaving:
+            self._finish_failed(transfer, transfer.forced_outcome, transfer.forced_reason or "rejected")
             return
-        self._set_status(transfer, "COMPLETE")
+        status, _ = steps[0]
+        self._set_status(transfer, status)
+        if status == "COMPLETE":
+            self._completed(transfer)
+            return
+        self._schedule_next(transfer, steps[1:])
+
+    def _schedule_next(self, transfer: Transfer, steps: list[tuple[str, float]]) -> None:
+        _, seconds = steps[0]
+        at = self._engine.clock_now + timedelta(seconds=seconds)
+        self._engine.schedule(at, partial(self._advance, transfer, transfer.status, steps))
+
+    def _completed(self, transfer: Transfer) -> None:
         if transfer.direction == "INCOMING":
             self._engine.account(transfer.account_id).cash += transfer.amount
         if transfer.forced_outcome == "RETURNED":

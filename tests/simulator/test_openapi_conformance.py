@@ -94,7 +94,10 @@ def test_error_bodies_have_the_spec_error_shape(sim: SimulatorServer, spec: dict
             timeout=10,
         ),
         requests.post(
-            f"{sim.url}/v1/accounts/{seeded.account_id}/actions/close", auth=("k", "s"), timeout=10
+            f"{sim.url}/v1/accounts/{seeded.account_id}/transfers",
+            json={"amount": "1.234", "direction": "OUTGOING", "relationship_id": seeded.relationship_id},
+            auth=("k", "s"),
+            timeout=10,
         ),
         requests.get(
             f"{sim.url}/v1/accounts/00000000-0000-0000-0000-000000000000", auth=("k", "s"), timeout=10

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
@@ -16,8 +17,9 @@ from workflows.account_closure import AccountClosureWorkflow
 TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
 
 
+@pytest.mark.parametrize("when", ["QUEUED", "APPROVED"], ids=["before-clearing", "after-approval"])
 async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
-    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, when: str
 ) -> None:
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
         account = lab.broker.funded_account(Decimal("150000.00"))
@@ -27,6 +29,7 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
                 {
                     "status": "REJECTED",
                     "nth": 2,
+                    "when": when,  # a transfer the broker accepted, even approved, can still be rejected
                     "account_id": account.account_id,
                     "reason": "R01 insufficient",
                 }
