@@ -50,7 +50,25 @@ class SimConfig(BaseModel):
     ach_approval_seconds: float = Field(
         default=0, ge=0, description="QUEUED -> APPROVED for a new relationship"
     )
-    settlement_days: int = Field(default=1, ge=0, description="Sale proceeds become withdrawable at T+N")
+    settlement_days: int = Field(
+        default=1,
+        ge=0,
+        description="Sale proceeds become withdrawable at T+N, N counting days both NYSE and banks open",
+    )
+    bank_calendar: bool = Field(
+        default=True,
+        description=(
+            "ACH moves on bank business days only (the Federal Reserve's holidays): a transfer created after "
+            "the cut-off, on a weekend or a bank holiday starts the next bank day, and none completes on a "
+            "day the banks are shut. Off: transfers walk on the clock alone."
+        ),
+    )
+    ach_cutoff: time = Field(
+        default=time(14, 0), description="New York time after which ACH starts next bank day"
+    )
+    ach_day_starts: time = Field(
+        default=time(9, 0), description="New York time ACH work starts on a bank day"
+    )
     settlement_time: time = Field(default=time(8, 0), description="New York time of day proceeds settle")
 
 
@@ -108,7 +126,7 @@ class BrokerEngine:
 
     def settles_at(self, trade_time: datetime) -> datetime:
         trade_date = trade_time.astimezone(cal.NEW_YORK).date()
-        settle_date = cal.add_business_days(trade_date, self.config.settlement_days)
+        settle_date = cal.add_settlement_days(trade_date, self.config.settlement_days)
         return datetime.combine(settle_date, self.config.settlement_time, cal.NEW_YORK)
 
     # --- accounts -------------------------------------------------------------------------------------------

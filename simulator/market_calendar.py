@@ -135,6 +135,16 @@ def add_business_days(day: date, n: int) -> date:
     return current
 
 
+def add_settlement_days(day: date, n: int) -> date:
+    """T+n counted on days both the exchange and the banks are open (settlement needs both)."""
+    current = day
+    for _ in range(n):
+        current = next_trading_day(current).day
+        while not is_bank_day(current):
+            current = next_trading_day(current).day
+    return current
+
+
 @dataclass(frozen=True)
 class MarketClock:
     timestamp: datetime
@@ -163,3 +173,54 @@ def previous_close(now: datetime) -> datetime:
     while (found := trading_day(current)) is None:
         current -= timedelta(days=1)
     return found.closes_at
+
+
+# --- the banking calendar: when ACH moves ---------------------------------------------------------------------
+# The Federal Reserve's holidays differ from the exchange's: Columbus Day and Veterans Day are bank holidays
+# (the NYSE trades), Good Friday is not (the NYSE closes). A Sunday holiday is observed on the Monday; a
+# Saturday one is not moved. Kept apart from the service's own calendar on purpose: two implementations of
+# the rule check each other.
+
+
+@lru_cache(maxsize=64)
+def bank_holidays(year: int) -> frozenset[date]:
+    fixed = [date(year, 1, 1), date(year, 6, 19), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
+    observed = {d + timedelta(days=1) if d.weekday() == 6 else d for d in fixed if d.weekday() != 5}
+    return frozenset(
+        observed
+        | {
+            _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
+            _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
+            _last_weekday(year, 5, 0),  # Memorial Day
+            _nth_weekday(year, 9, 0, 1),  # Labor Day
+            _nth_weekday(year, 10, 0, 2),  # Columbus Day
+            _nth_weekday(year, 11, 3, 4),  # Thanksgiving
+        }
+    )
+
+
+def is_bank_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in bank_holidays(day.year)
+
+
+def next_bank_day(after: date) -> date:
+    day = after + timedelta(days=1)
+    while not is_bank_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def ach_start(created: datetime, cutoff: time, opens: time) -> datetime:
+    """When ACH starts working a transfer: now on a bank day before the cut-off, else the next bank day."""
+    local = created.astimezone(NEW_YORK)
+    if is_bank_day(local.date()) and local.time() < cutoff:
+        return created
+    return datetime.combine(next_bank_day(local.date()), opens, NEW_YORK)
+
+
+def on_a_bank_day(moment: datetime, opens: time) -> datetime:
+    """`moment` if it falls on a bank day, else the next bank day's opening."""
+    local = moment.astimezone(NEW_YORK)
+    if is_bank_day(local.date()):
+        return moment
+    return datetime.combine(next_bank_day(local.date()), opens, NEW_YORK)

@@ -147,7 +147,11 @@ class ScenarioBuilder:
         return seeded.relationship_id
 
     def deposit(self, seeded: SeededAccount, amount: Decimal) -> str:
-        """An incoming ACH, then the clock moved on until it is COMPLETE."""
+        """An incoming ACH, then the clock moved on until it is COMPLETE.
+
+        Seeding money is history, not the scenario: it lands on the clock alone (the banking calendar off
+        for it), so an account seeded on a Friday evening is funded on that Friday evening.
+        """
         assert seeded.relationship_id, "link a bank first"
         request = CreateACHTransferRequest(
             amount=str(amount),
@@ -155,9 +159,13 @@ class ScenarioBuilder:
             timing=TransferTiming.IMMEDIATE,
             relationship_id=seeded.relationship_id,
         )
-        transfer = cast(Transfer, self.broker.create_transfer_for_account(seeded.account_id, request))
         config = self.control("GET", "/config")
-        self.advance(config["transfer_queued_seconds"] + config["transfer_clearing_seconds"] + 1)
+        self.configure(bank_calendar=False)
+        try:
+            transfer = cast(Transfer, self.broker.create_transfer_for_account(seeded.account_id, request))
+            self.advance(config["transfer_queued_seconds"] + config["transfer_clearing_seconds"] + 1)
+        finally:
+            self.configure(bank_calendar=config["bank_calendar"])
         seeded.deposits.append(str(transfer.id))
         return str(transfer.id)
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from simulator import market_calendar as cal
 from simulator.faults import TransferOutcome
 from simulator.model import ZERO, AchRelationship, BrokerApiError, Transfer
 
@@ -224,9 +225,16 @@ class TransferDesk:
         self._schedule_next(transfer, steps[1:])
 
     def _schedule_next(self, transfer: Transfer, steps: list[tuple[str, float]]) -> None:
-        _, seconds = steps[0]
-        at = self._engine.clock_now + timedelta(seconds=seconds)
-        self._engine.schedule(at, partial(self._advance, transfer, transfer.status, steps))
+        engine = self._engine
+        config = engine.config
+        status, seconds = steps[0]
+        start = engine.clock_now
+        if config.bank_calendar and transfer.status == "QUEUED":
+            start = cal.ach_start(start, config.ach_cutoff, config.ach_day_starts)
+        at = start + timedelta(seconds=seconds)
+        if config.bank_calendar and status == "COMPLETE":
+            at = cal.on_a_bank_day(at, config.ach_day_starts)
+        engine.schedule(at, partial(self._advance, transfer, transfer.status, steps))
 
     def _completed(self, transfer: Transfer) -> None:
         if transfer.direction == "INCOMING":
