@@ -169,6 +169,17 @@ class ScenarioBuilder:
         seeded.deposits.append(str(transfer.id))
         return str(transfer.id)
 
+    def withdraw(self, seeded: SeededAccount, amount: str) -> Transfer:
+        """An outgoing ACH made outside any closure (the customer, an operator), as alpaca-py returns it."""
+        assert seeded.relationship_id, "link a bank first"
+        request = CreateACHTransferRequest(
+            amount=amount,
+            direction=TransferDirection.OUTGOING,
+            timing=TransferTiming.IMMEDIATE,
+            relationship_id=seeded.relationship_id,
+        )
+        return cast(Transfer, self.broker.create_transfer_for_account(seeded.account_id, request))
+
     def _submit(self, account_id: str, request: MarketOrderRequest | LimitOrderRequest) -> str:
         # alpaca-py's broker order requests do not subclass the OrderRequest it annotates.
         order = cast(Order, self.broker.submit_order_for_account(account_id, cast(OrderRequest, request)))

@@ -6,9 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
 
-from alpaca.broker.enums import TransferDirection, TransferTiming
 from alpaca.broker.models import TradeAccount, Transfer
-from alpaca.broker.requests import CreateACHTransferRequest
 
 from closure.bank_calendar import fed_holidays
 from simulator import market_calendar
@@ -18,14 +16,7 @@ from tests.support import ny
 
 
 def _withdraw(broker: ScenarioBuilder, seeded: SeededAccount, amount: str) -> str:
-    assert seeded.relationship_id
-    request = CreateACHTransferRequest(
-        amount=amount,
-        direction=TransferDirection.OUTGOING,
-        timing=TransferTiming.IMMEDIATE,
-        relationship_id=seeded.relationship_id,
-    )
-    return str(cast(Transfer, broker.broker.create_transfer_for_account(seeded.account_id, request)).id)
+    return str(broker.withdraw(seeded, amount).id)
 
 
 def _status(broker: ScenarioBuilder, seeded: SeededAccount, transfer_id: str) -> str:

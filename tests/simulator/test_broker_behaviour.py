@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import cast
 
 import pytest
-from alpaca.broker.enums import TransferDirection, TransferTiming
+from alpaca.broker.enums import TransferDirection
 from alpaca.broker.models import TradeAccount, Transfer
-from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
+from alpaca.broker.requests import GetTransfersRequest
 from alpaca.common.exceptions import APIError
 
 from devtools.invariants import closed_only_when_empty
@@ -29,14 +29,7 @@ def _account(broker: ScenarioBuilder, seeded: SeededAccount) -> TradeAccount:
 
 
 def _withdraw(broker: ScenarioBuilder, seeded: SeededAccount, amount: str) -> Transfer:
-    assert seeded.relationship_id
-    request = CreateACHTransferRequest(
-        amount=amount,
-        direction=TransferDirection.OUTGOING,
-        timing=TransferTiming.IMMEDIATE,
-        relationship_id=seeded.relationship_id,
-    )
-    return cast(Transfer, broker.broker.create_transfer_for_account(seeded.account_id, request))
+    return broker.withdraw(seeded, amount)
 
 
 def test_sale_proceeds_raise_cash_at_the_fill_and_withdrawable_at_t_plus_1(broker: ScenarioBuilder) -> None:
