@@ -33,7 +33,7 @@ from workflows.account_closure import AccountClosureWorkflow
 from workflows.alerts import task_failure_email
 
 log = logging.getLogger("account_closure.worker")
-CALLS_PER_BROKER_ACTIVITY = 6  # the most Alpaca calls one broker activity makes (inspect_account: 5)
+CALLS_PER_BROKER_ACTIVITY = 7  # the most Alpaca calls one broker activity makes (close_account: 7)
 
 
 def _worker(

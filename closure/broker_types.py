@@ -51,19 +51,6 @@ class AccountView(BaseModel):
     def is_flat(self) -> bool:
         return not self.positions and self.open_orders == 0
 
-    def left_behind(self) -> list[str]:
-        """What a close would leave on the account now; empty when it may be closed."""
-        left = []
-        if self.positions:
-            left.append(f"{len(self.positions)} position(s)")
-        if self.open_orders:
-            left.append(f"{self.open_orders} open order(s)")
-        if self.cash != 0:
-            left.append(f"cash {self.cash}")
-        if self.pending_transfer_out or self.pending_transfer_in:
-            left.append("pending transfers")
-        return left
-
     @property
     def unsettled_cash(self) -> Decimal:
         return max(self.cash - self.cash_withdrawable, ZERO)

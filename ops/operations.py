@@ -216,13 +216,16 @@ class Operations:
         except RPCError as exc:
             raise _unanswered(account_id, exc) from exc
 
-    async def retry(self, account_id: str, operator: str, dry_run: bool, note: str = "") -> Action:
-        refusal = await self.refusal(account_id, OperatorAction.RETRY)
+    async def _allowed(self, account_id: str, action: OperatorAction) -> None:
+        refusal = await self.refusal(account_id, action)
         if refusal:
             raise OperationRefused(refusal)
-        progress = await self.progress(account_id)
-        reason = progress.attention.reason if progress.attention else ""
+
+    async def retry(self, account_id: str, operator: str, dry_run: bool, note: str = "") -> Action:
+        await self._allowed(account_id, OperatorAction.RETRY)
         if dry_run:
+            progress = await self.progress(account_id)
+            reason = progress.attention.reason if progress.attention else ""
             return Action(
                 account_id=account_id,
                 action="would retry",
@@ -242,9 +245,7 @@ class Operations:
         )
 
     async def cancel(self, account_id: str, operator: str, reason: str, dry_run: bool) -> Action:
-        refusal = await self.refusal(account_id, OperatorAction.CANCEL)
-        if refusal:
-            raise OperationRefused(refusal)
+        await self._allowed(account_id, OperatorAction.CANCEL)
         if dry_run:
             progress = await self.progress(account_id)
             return Action(
