@@ -128,7 +128,7 @@ def test_an_incoming_transfer_returned_after_complete_takes_the_money_back(broke
 
 def test_an_unknown_outcome_rule_is_refused_with_the_reason(broker: ScenarioBuilder) -> None:
     seeded = broker.funded_account(Decimal("10.00"))
-    with pytest.raises(Exception, match="when"):
+    with pytest.raises(RuntimeError, match=r"422.*when"):
         broker.faults(
             [], [{"status": "REJECTED", "nth": 1, "when": "COMPLETE", "account_id": seeded.account_id}]
         )
