@@ -52,13 +52,18 @@ def _sum(lines: list[LedgerLine], kind: str, statuses: set[str] | None = None) -
 
 
 def every_dollar_accounted_for(raw_ledger: dict[str, Any]) -> list[str]:
-    """Σ completed withdrawals = everything that came in (deposits, sales, credits) minus purchases; cash 0."""
+    """Σ completed withdrawals = everything that came in (deposits, sales, credits, journals in) minus
+    purchases, fees, debits and journals out; final cash 0."""
     _, cash, lines = parse_ledger(raw_ledger)
     came_in = (
         _sum(lines, "deposit", {"COMPLETE"})
         + _sum(lines, "sell")
         + _sum(lines, "credit")
+        + _sum(lines, "journal_in")
         - _sum(lines, "buy")
+        - _sum(lines, "fee")
+        - _sum(lines, "debit")
+        - _sum(lines, "journal_out", {"queued", "executed"})
     )
     sent = _sum(lines, "withdrawal", {"COMPLETE"})
     problems = []

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -15,30 +15,37 @@ from starlette.routing import Route
 from simulator import wire
 from simulator.app import Simulator, error_response
 from simulator.clock import ClockError
-from simulator.engine import SimConfig
+from simulator.config import SimConfig
 from simulator.faults import FaultSet
 from simulator.model import BrokerApiError
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class ClockChange(BaseModel):
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, never silently ignored
+
+
+class ClockChange(Strict):
     now: datetime | None = None
     advance_seconds: float | None = None
     rate: float | None = None
     follow_temporal: str | None = None
 
 
-class AccountChange(BaseModel):
+class AccountChange(Strict):
     status: str | None = None
     account_blocked: bool | None = None
     transfers_blocked: bool | None = None
     trading_blocked: bool | None = None
 
 
-class Credit(BaseModel):
+class CashPosting(Strict):
+    """A credit (positive) or a debit (negative), now or at a later broker time."""
+
     amount: Decimal
     note: str = "credit"
+    at: AwareDatetime | None = None
 
 
 def _sim(request: Request) -> Simulator:
@@ -161,9 +168,12 @@ async def change_account(sim: Simulator, request: Request) -> Any:
 
 async def credit(sim: Simulator, request: Request) -> Any:
     await sim.tick()
-    body = await _parse(request, Credit)
-    entry = sim.engine.credit(request.path_params["account_id"], body.amount, body.note)
-    return wire.ledger_entry(entry)
+    body = await _parse(request, CashPosting)
+    account_id = request.path_params["account_id"]
+    if body.at is not None and body.at > sim.engine.clock_now:
+        sim.engine.post_cash_at(body.at, account_id, body.amount, body.note)
+        return JSONResponse({"scheduled_at": wire.ts(body.at)}, status_code=202)
+    return wire.ledger_entry(sim.engine.post_cash(account_id, body.amount, body.note))
 
 
 async def transfer_events(sim: Simulator, request: Request) -> Any:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Literal
-
-from pydantic import BaseModel, Field
+from functools import partial
 
 from simulator import market_calendar as cal
+from simulator.config import SimConfig
+from simulator.journals import JournalDesk
 from simulator.model import ZERO, Account, BrokerApiError, LedgerEntry, Order, Transfer
 from simulator.trading import TradingDesk
 from simulator.transfers import TransferDesk
@@ -24,59 +24,11 @@ from simulator.transfers import TransferDesk
 CENT = Decimal("0.01")
 
 
-class SimConfig(BaseModel):
-    daily_outgoing_limit: Decimal = Field(default=Decimal("50000.00"), gt=0)
-    close_with_residual: Literal["accept", "refuse"] = Field(
-        default="accept",
-        description=(
-            "Alpaca documents only 204 and 404 for a close and leaves emptying the account to the caller: it "
-            "accepts a close with money left, recorded here as a closed_with_residual ledger entry. refuse "
-            "answers 422 instead, as a stricter broker would."
-        ),
-    )
-    transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
-    transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
-    transfer_walk: Literal["full", "short"] = Field(
-        default="full",
-        description=(
-            "full: QUEUED, APPROVAL_PENDING, PENDING (a third of the queued time each), SENT_TO_CLEARING, "
-            "APPROVED (the last twelfth of clearing), COMPLETE, as the Broker API's status set has it. "
-            "short: QUEUED, SENT_TO_CLEARING, COMPLETE, as the docs' event-stream sample shows."
-        ),
-    )
-    transfer_return_seconds: float = Field(
-        default=86400, ge=0, description="COMPLETE -> RETURNED when forced"
-    )
-    ach_approval_seconds: float = Field(
-        default=0, ge=0, description="QUEUED -> APPROVED for a new relationship"
-    )
-    settlement_days: int = Field(
-        default=1,
-        ge=0,
-        description="Sale proceeds become withdrawable at T+N, N counting days both NYSE and banks open",
-    )
-    bank_calendar: bool = Field(
-        default=True,
-        description=(
-            "ACH moves on bank business days only (the Federal Reserve's holidays): a transfer created after "
-            "the cut-off, on a weekend or a bank holiday starts the next bank day, and none completes on a "
-            "day the banks are shut. Off: transfers walk on the clock alone."
-        ),
-    )
-    ach_cutoff: time = Field(
-        default=time(14, 0), description="New York time after which ACH starts next bank day"
-    )
-    ach_day_starts: time = Field(
-        default=time(9, 0), description="New York time ACH work starts on a bank day"
-    )
-    settlement_time: time = Field(default=time(8, 0), description="New York time of day proceeds settle")
-
-
 @dataclass(order=True)
 class _Event:
     at: datetime
     seq: int
-    action: Callable[[], None] = field(compare=False)
+    action: Callable[[], object] = field(compare=False)
 
 
 class BrokerEngine:
@@ -89,6 +41,7 @@ class BrokerEngine:
         self._account_numbers = 100000000
         self.trading = TradingDesk(self)
         self.transfers = TransferDesk(self)
+        self.journals = JournalDesk(self)
 
     @property
     def is_empty(self) -> bool:
@@ -107,7 +60,7 @@ class BrokerEngine:
         self.now = max(self.now or now, now)
         return ran
 
-    def schedule(self, at: datetime, action: Callable[[], None]) -> None:
+    def schedule(self, at: datetime, action: Callable[[], object]) -> None:
         heapq.heappush(self._events, _Event(at, self.next_seq(), action))
 
     def next_seq(self) -> int:
@@ -170,13 +123,22 @@ class BrokerEngine:
         account.ledger.append(entry)
         return entry
 
-    def credit(self, account_id: str, amount: Decimal, note: str) -> LedgerEntry:
-        """A credit from outside the closure (dividend, late deposit): settled cash."""
-        if amount <= 0 or amount != amount.quantize(CENT):
-            raise BrokerApiError(422, "credit amount must be positive whole cents", code=42210000)
+    def post_cash(self, account_id: str, amount: Decimal, note: str) -> LedgerEntry:
+        """Cash posted from outside the closure: a dividend or interest (a credit), a fee charged later (a
+        debit). The broker posts it whatever the account's state, closed included, as the real one does."""
+        if amount == 0 or amount != amount.quantize(CENT):
+            raise BrokerApiError(422, "amount must be whole cents and not zero", code=42210000)
         account = self.account(account_id)
         account.cash += amount
-        return self.record(account, "credit", amount, "settled", note=note)
+        kind = "credit" if amount > 0 else "debit"
+        return self.record(account, kind, abs(amount), "settled", note=note)
+
+    def post_cash_at(self, at: datetime, account_id: str, amount: Decimal, note: str) -> None:
+        """Post it later, on the broker's clock (a fee that lands after the sale, a dividend after closing)."""
+        if amount == 0 or amount != amount.quantize(CENT):
+            raise BrokerApiError(422, "amount must be whole cents and not zero", code=42210000)
+        self.account(account_id)
+        self.schedule(at, partial(self.post_cash, account_id, amount, note))
 
     def close_account(self, account_id: str) -> Account:
         account = self.account(account_id)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
 OPEN_ORDER_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled", "held"})
 
 
@@ -22,12 +23,24 @@ class BrokerApiError(Exception):
         self.extra = extra
 
 
+def whole_cents(raw: Any) -> Decimal:
+    """A positive amount in whole cents, as the broker takes one on a transfer or a journal."""
+    try:
+        amount = Decimal(str(raw))
+    except ArithmeticError:
+        raise BrokerApiError(422, f"invalid amount {raw!r}", code=42210000) from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+        raise BrokerApiError(422, f"amount must be positive whole cents, got {raw!r}", code=42210000)
+    return amount.quantize(CENT)
+
+
 @dataclass
 class LedgerEntry:
     """One money movement, as an auditor would read it."""
 
     seq: int
-    kind: str  # deposit | withdrawal | buy | sell | credit | closed_with_residual
+    kind: str  # deposit | withdrawal | buy | sell | fee | credit | debit | journal_out | journal_in
+    #            | closed_with_residual
     amount: Decimal
     status: str
     created_at: datetime
@@ -99,6 +112,21 @@ class Order:
         if self.limit_price is None:
             return True
         return price <= self.limit_price if self.side == "buy" else price >= self.limit_price
+
+
+@dataclass
+class Journal:
+    """A JNLC cash journal between two accounts at the broker (a second way cash leaves an account)."""
+
+    id: str
+    from_account: str
+    to_account: str
+    amount: Decimal
+    status: str  # queued | executed | rejected | canceled (alpaca-py's JournalStatus, lowercase)
+    created_at: datetime
+    updated_at: datetime
+    description: str | None
+    out_entry: LedgerEntry
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -180,6 +180,23 @@ class TradingDesk:
         order.status, order.filled_at, order.updated_at = "filled", now, now
         order.filled_qty, order.filled_avg_price = qty, price
         engine.record(account, order.side, value, "filled", order_id=order.id, symbol=order.symbol)
+        if order.side == "sell":
+            self._take_sell_fees(account, order, qty, value)
+
+    def _take_sell_fees(self, account: Account, order: Order, qty: Decimal, value: Decimal) -> None:
+        """The regulatory fees on a sell fill, each rounded up to the cent for the fill, taken from cash."""
+        config = self._engine.config
+        fees = {
+            "SEC fee": value * config.sec_fee_per_million / 1_000_000,
+            "FINRA TAF": min(qty * config.taf_fee_per_share, config.taf_fee_max),
+        }
+        for name, raw in fees.items():
+            fee = raw.quantize(CENT, rounding=ROUND_CEILING)
+            if fee > 0:
+                account.cash -= fee
+                self._engine.record(
+                    account, "fee", fee, "settled", order_id=order.id, symbol=order.symbol, note=name
+                )
 
     def _add_position(self, account: Account, symbol: str, qty: Decimal, price: Decimal) -> None:
         position = account.positions.get(symbol)

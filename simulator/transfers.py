@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import market_calendar as cal
 from simulator.faults import TransferOutcome
-from simulator.model import ZERO, AchRelationship, BrokerApiError, Transfer
+from simulator.model import ZERO, AchRelationship, BrokerApiError, Transfer, whole_cents
 
 if TYPE_CHECKING:
     from simulator.engine import BrokerEngine
@@ -90,7 +90,7 @@ class TransferDesk:
             raise BrokerApiError(422, "only ach transfers are simulated", code=42210000)
         if direction not in ("INCOMING", "OUTGOING"):
             raise BrokerApiError(422, "direction must be INCOMING or OUTGOING", code=42210000)
-        amount = self._amount(body.get("amount"))
+        amount = whole_cents(body.get("amount"))
         relationship = next((r for r in account.relationships if r.id == body.get("relationship_id")), None)
         if relationship is None:
             raise BrokerApiError(422, "relationship_id does not belong to this account", code=42210000)
@@ -166,16 +166,6 @@ class TransferDesk:
                 f"daily ACH limit of {limit} exceeded: {used} already initiated in the last 24 hours",
                 code=40310001,
             )
-
-    @staticmethod
-    def _amount(raw: Any) -> Decimal:
-        try:
-            amount = Decimal(str(raw))
-        except ArithmeticError:
-            raise BrokerApiError(422, f"invalid amount {raw!r}", code=42210000) from None
-        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-            raise BrokerApiError(422, f"amount must be positive whole cents, got {raw!r}", code=42210000)
-        return amount.quantize(CENT)
 
     def _forced_outcome(self, account_id: str, transfer: Transfer) -> str | None:
         account = self._engine.account(account_id)

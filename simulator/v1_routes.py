@@ -125,6 +125,28 @@ async def cancel_transfer(sim: Simulator, request: Request) -> Any:
     return None
 
 
+async def create_journal(sim: Simulator, request: Request) -> Any:
+    return wire.journal(sim.engine.journals.create(await _body(request)))
+
+
+async def list_journals(sim: Simulator, request: Request) -> Any:
+    wanted = {k: request.query_params.get(k) for k in ("from_account", "to_account", "status")}
+    return [
+        wire.journal(j)
+        for j in sim.engine.journals.journals.values()
+        if all(v in (None, "", getattr(j, k)) for k, v in wanted.items())
+    ]
+
+
+async def get_journal(sim: Simulator, request: Request) -> Any:
+    return wire.journal(sim.engine.journals.get(request.path_params["journal_id"]))
+
+
+async def cancel_journal(sim: Simulator, request: Request) -> Any:
+    sim.engine.journals.cancel(request.path_params["journal_id"])
+    return None
+
+
 # --- trading --------------------------------------------------------------------------------------------------
 
 
@@ -244,6 +266,10 @@ def routes() -> list[Route]:
         alpaca_route("GET", f"{accounts}/transfers", list_transfers),
         alpaca_route("POST", f"{accounts}/transfers", create_transfer),
         alpaca_route("DELETE", f"{accounts}/transfers/{{transfer_id}}", cancel_transfer),
+        alpaca_route("POST", "/v1/journals", create_journal),
+        alpaca_route("GET", "/v1/journals", list_journals),
+        alpaca_route("GET", "/v1/journals/{journal_id}", get_journal),
+        alpaca_route("DELETE", "/v1/journals/{journal_id}", cancel_journal),
         alpaca_route("GET", f"{trading}/account", trade_account),
         alpaca_route("GET", f"{trading}/orders", list_orders),
         alpaca_route("POST", f"{trading}/orders", submit_order),

@@ -8,7 +8,7 @@ from typing import Any
 
 from simulator import market_calendar as cal
 from simulator.engine import BrokerEngine
-from simulator.model import Account, AchRelationship, LedgerEntry, Order, Position, Transfer
+from simulator.model import Account, AchRelationship, Journal, LedgerEntry, Order, Position, Transfer
 
 JSON = dict[str, Any]
 CENT = Decimal("0.01")
@@ -225,3 +225,20 @@ def calendar(start: date, end: date) -> list[JSON]:
         }
         for d in cal.trading_days(start, end)
     ]
+
+
+def journal(j: Journal) -> JSON:
+    day = j.created_at.astimezone(cal.NEW_YORK).date().isoformat()
+    return {
+        "id": j.id,
+        "entry_type": "JNLC",
+        "from_account": j.from_account,
+        "to_account": j.to_account,
+        "status": j.status,
+        "net_amount": num(j.amount),
+        "description": j.description,
+        "settle_date": day,
+        "system_date": day,
+        "created_at": ts(j.created_at),
+        "updated_at": ts(j.updated_at),
+    }

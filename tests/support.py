@@ -43,6 +43,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 BIN_TEST_SERVER = str(Path(sys.executable).parent / "temporal-test-server")
 
 
+def fees_paid(ledger: dict[str, Any]) -> Decimal:
+    """The regulatory fees the broker took from the account's sell fills, from its ledger."""
+    return sum((Decimal(e["amount"]) for e in ledger["entries"] if e["kind"] == "fee"), Decimal(0))
+
+
 def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK)
 

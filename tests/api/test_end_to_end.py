@@ -14,7 +14,7 @@ from closure.progress import ClosureProgress
 from devtools.invariants import check_completed_closure
 from simulator.server import SimulatorServer
 from tests.api.stack import JWT_SECRET, api_stack
-from tests.support import ny
+from tests.support import fees_paid, ny
 
 SCALE = 3600.0  # a simulated hour per real second, with every policy wait scaled to match
 
@@ -71,7 +71,8 @@ async def test_a_closure_runs_to_completion_through_the_api(
     assert final.status_code == 200
     progress = ClosureProgress.model_validate(final.json())
     assert progress.phase.value == "completed"
-    assert progress.amount_completed == Decimal("70000.00")
+    ledger = stack.broker.ledger(account.account_id)
+    assert progress.amount_completed == Decimal("70000.00") - fees_paid(ledger)
     assert progress.confirmation_number == body["confirmation_number"]
     assert data.json()["accounts"][0]["record_status"] == "closed"
     assert data.json()["accounts"][0]["closure"]["phase"] == "completed"

@@ -86,9 +86,9 @@ def test_a_sale_before_a_bank_holiday_settles_when_both_are_open(sim: SimulatorS
         return str(account.cash_withdrawable)
 
     _at(broker, ny(2025, 10, 13, 12, 0))  # T+1 by the exchange, but the banks are shut
-    assert withdrawable() == "500.00"
+    assert withdrawable() == "499.97"  # the $500 sale, less its SEC fee and TAF (0.03), is not settled
     _at(broker, ny(2025, 10, 14, 8, 1))
-    assert withdrawable() == "1000.00"
+    assert withdrawable() == "999.97"
 
 
 def test_the_simulator_and_the_service_agree_on_every_bank_holiday() -> None:

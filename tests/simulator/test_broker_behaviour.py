@@ -39,11 +39,12 @@ def test_sale_proceeds_raise_cash_at_the_fill_and_withdrawable_at_t_plus_1(broke
     broker.broker.close_all_positions_for_account(seeded.account_id, cancel_orders=True)
 
     sold = _account(broker, seeded)
-    assert (sold.cash, sold.cash_withdrawable) == ("10000.00", "8000.00")
+    # $2,000 sold: the SEC fee (0.0556 -> 0.06) and the TAF (0.00166 -> 0.01) leave with the fill.
+    assert (sold.cash, sold.cash_withdrawable) == ("9999.93", "7999.93")
     broker.advance((ny(2025, 1, 7, 7, 59) - broker.now()).total_seconds())
-    assert _account(broker, seeded).cash_withdrawable == "8000.00"
+    assert _account(broker, seeded).cash_withdrawable == "7999.93"
     broker.advance(60)  # Tuesday 08:00: settled
-    assert _account(broker, seeded).cash_withdrawable == "10000.00"
+    assert _account(broker, seeded).cash_withdrawable == "9999.93"
 
 
 def test_market_orders_placed_while_closed_fill_at_the_next_open(broker: ScenarioBuilder) -> None:

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from simulator.server import SimulatorServer
-from tests.support import NEW_YORK, closure_lab, ny
+from tests.support import NEW_YORK, closure_lab, fees_paid, ny
 
 
 def _when(raw: str) -> datetime:
@@ -81,5 +81,7 @@ async def test_liquidation_waits_for_the_open_and_settlement_counts_business_day
         withdrawals = [e for e in ledger if e["kind"] == "withdrawal"]
         # The first $50,000 of settled cash may go before the sale settles; the proceeds wait for T+1.
         assert _when(withdrawals[-1]["created_at"]) >= settles_on
-        assert sum(Decimal(e["amount"]) for e in withdrawals) == Decimal("80000.00")
+        fees = fees_paid(lab.ledger(account.account_id))
+        assert fees > 0
+        assert sum(Decimal(e["amount"]) for e in withdrawals) == Decimal("80000.00") - fees
         lab.assert_invariants(account.account_id, progress)

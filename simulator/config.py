@@ -1,0 +1,78 @@
+"""The simulated broker's knobs: every default follows the real broker (see docs/simulator.md)."""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt knob must be refused, not ignored
+
+    daily_outgoing_limit: Decimal = Field(default=Decimal("50000.00"), gt=0)
+    close_with_residual: Literal["accept", "refuse"] = Field(
+        default="accept",
+        description=(
+            "Alpaca documents only 204 and 404 for a close and leaves emptying the account to the caller: it "
+            "accepts a close with money left, recorded here as a closed_with_residual ledger entry. refuse "
+            "answers 422 instead, as a stricter broker would."
+        ),
+    )
+    transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
+    transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
+    transfer_walk: Literal["full", "short"] = Field(
+        default="full",
+        description=(
+            "full: QUEUED, APPROVAL_PENDING, PENDING (a third of the queued time each), SENT_TO_CLEARING, "
+            "APPROVED (the last twelfth of clearing), COMPLETE, as the Broker API's status set has it. "
+            "short: QUEUED, SENT_TO_CLEARING, COMPLETE, as the docs' event-stream sample shows."
+        ),
+    )
+    transfer_return_seconds: float = Field(
+        default=86400, ge=0, description="COMPLETE -> RETURNED when forced"
+    )
+    ach_approval_seconds: float = Field(
+        default=0, ge=0, description="QUEUED -> APPROVED for a new relationship"
+    )
+    settlement_days: int = Field(
+        default=1,
+        ge=0,
+        description="Sale proceeds become withdrawable at T+N, N counting days both NYSE and banks open",
+    )
+    bank_calendar: bool = Field(
+        default=True,
+        description=(
+            "ACH moves on bank business days only (the Federal Reserve's holidays): a transfer created after "
+            "the cut-off, on a weekend or a bank holiday starts the next bank day, and none completes on a "
+            "day the banks are shut. Off: transfers walk on the clock alone."
+        ),
+    )
+    ach_cutoff: time = Field(
+        default=time(14, 0), description="New York time after which ACH starts next bank day"
+    )
+    ach_day_starts: time = Field(
+        default=time(9, 0), description="New York time ACH work starts on a bank day"
+    )
+    settlement_time: time = Field(default=time(8, 0), description="New York time of day proceeds settle")
+    sec_fee_per_million: Decimal = Field(
+        default=Decimal("27.80"),
+        ge=0,
+        description="SEC Section 31 fee on the proceeds of every sell fill, rounded up to the cent per fill",
+    )
+    taf_fee_per_share: Decimal = Field(
+        default=Decimal("0.000166"),
+        ge=0,
+        description="FINRA Trading Activity Fee per share sold, rounded up to the cent per fill",
+    )
+    taf_fee_max: Decimal = Field(default=Decimal("8.30"), ge=0, description="FINRA TAF cap per fill")
+    journal_instant_limit: Decimal = Field(
+        default=Decimal("50"),
+        ge=0,
+        description="A JNLC up to this amount executes at once; larger at next BOD",
+    )
+    journal_daily_limit: Decimal = Field(
+        default=Decimal("1000"), ge=0, description="JNLC total per account per 24 h; above it is refused"
+    )
