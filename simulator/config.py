@@ -23,11 +23,12 @@ class SimConfig(BaseModel):
     )
     transfer_queued_seconds: float = Field(default=900, ge=0, description="QUEUED -> SENT_TO_CLEARING")
     transfer_clearing_seconds: float = Field(default=7200, ge=0, description="SENT_TO_CLEARING -> COMPLETE")
-    transfer_walk: Literal["full", "short"] = Field(
+    transfer_walk: Literal["full", "settled", "short"] = Field(
         default="full",
         description=(
             "full: QUEUED, APPROVAL_PENDING, PENDING (a third of the queued time each), SENT_TO_CLEARING, "
             "APPROVED (the last twelfth of clearing), COMPLETE, as the Broker API's status set has it. "
+            "settled: the same with SETTLED before COMPLETE, as the event stream has shown. "
             "short: QUEUED, SENT_TO_CLEARING, COMPLETE, as the docs' event-stream sample shows."
         ),
     )

@@ -58,23 +58,25 @@ class FaultRule(BaseModel):
         return want_method.upper() == method and want_path in ("*", route)
 
 
-TransferStage = Literal["QUEUED", "APPROVAL_PENDING", "PENDING", "SENT_TO_CLEARING", "APPROVED"]
+TransferStage = Literal["QUEUED", "APPROVAL_PENDING", "PENDING", "SENT_TO_CLEARING", "APPROVED", "SETTLED"]
 
 
 class TransferOutcome(BaseModel):
     """Force the nth transfer of an account (or of any account) in one direction to fail.
 
-    REJECTED and CANCELED end it instead of leaving the status `when` (so a transfer the broker first
-    accepted can be rejected late, e.g. by a risk check after APPROVED); RETURNED comes after COMPLETE,
+    REJECTED, CANCELED and EXPIRED end it instead of leaving the status `when` (so a transfer the broker
+    first accepted can be rejected late, e.g. by a risk check after APPROVED, or cancelled after SETTLED as
+    the event stream has shown; EXPIRED is the funding stream's status for one that timed out before
+    clearing, which alpaca-py's enum cannot parse); RETURNED comes after COMPLETE,
     `transfer_return_seconds` later, for an outgoing or an incoming transfer.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["REJECTED", "CANCELED", "RETURNED"]
+    status: Literal["REJECTED", "CANCELED", "EXPIRED", "RETURNED"]
     nth: int = Field(ge=1)
     direction: Literal["OUTGOING", "INCOMING"] = "OUTGOING"
-    when: TransferStage = Field(default="QUEUED", description="REJECTED or CANCELED instead of leaving this")
+    when: TransferStage = Field(default="QUEUED", description="REJECTED, CANCELED or EXPIRED instead of leaving this")
     account_id: str | None = None
     reason: str = "forced by the simulator"
     used: bool = False

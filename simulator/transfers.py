@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 CENT = Decimal("0.01")
 TERMINAL = frozenset({"COMPLETE", "REJECTED", "CANCELED", "RETURNED", "EXPIRED"})
-NEVER_SENT = frozenset({"REJECTED", "CANCELED"})
+NEVER_SENT = frozenset({"REJECTED", "CANCELED", "EXPIRED"})
 CANCELABLE = frozenset({"QUEUED", "APPROVAL_PENDING", "PENDING"})
 
 
@@ -192,19 +192,22 @@ class TransferDesk:
         if config.transfer_walk == "short":
             return [("SENT_TO_CLEARING", queued), ("COMPLETE", clearing)]
         third, last = queued / 3, clearing / 12
-        return [
+        walk = [
             ("APPROVAL_PENDING", third),
             ("PENDING", third),
             ("SENT_TO_CLEARING", third),
             ("APPROVED", clearing - last),
             ("COMPLETE", last),
         ]
+        if config.transfer_walk == "settled":
+            walk[-1:] = [("SETTLED", last / 2), ("COMPLETE", last / 2)]
+        return walk
 
     def _advance(self, transfer: Transfer, leaving: str, steps: list[tuple[str, float]]) -> None:
         """Move on from `leaving` to the next status, unless a forced failure ends the transfer here."""
         if transfer.status != leaving:
             return  # canceled, or already ended by another path
-        if transfer.forced_outcome in ("REJECTED", "CANCELED") and transfer.forced_when == leaving:
+        if transfer.forced_outcome in NEVER_SENT and transfer.forced_when == leaving:
             self._finish_failed(transfer, transfer.forced_outcome, transfer.forced_reason or "rejected")
             return
         status, _ = steps[0]

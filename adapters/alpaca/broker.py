@@ -17,7 +17,7 @@ from alpaca.broker.requests import CreateACHTransferRequest
 from alpaca.trading.requests import GetCalendarRequest
 
 from adapters.alpaca.connection import BrokerConnection
-from adapters.alpaca.gateway import AlpacaGateway
+from adapters.alpaca.gateway import AlpacaGateway, ListedTransfer
 from closure.broker_types import (
     AccountClosed,
     AccountView,
@@ -56,7 +56,7 @@ def _enum_text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def transfer_view(t: Transfer) -> TransferView:
+def transfer_view(t: Transfer | ListedTransfer) -> TransferView:
     return TransferView(
         id=str(t.id),
         amount=parse_money(t.amount),

@@ -9,20 +9,48 @@ anything else is a broker response we cannot trust, so it becomes `BrokerRespons
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from alpaca.broker import BrokerClient
-from alpaca.broker.enums import ACHRelationshipStatus, TransferDirection
+from alpaca.broker.enums import ACHRelationshipStatus
 from alpaca.broker.models import Account, ACHRelationship, TradeAccount, Transfer
-from alpaca.broker.requests import CreateACHTransferRequest, GetTransfersRequest
+from alpaca.broker.requests import CreateACHTransferRequest
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Calendar, Clock, ClosePositionResponse, Order, Position
 from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adapters.alpaca.connection import BrokerConnection
 from closure.errors import BrokerResponseInvalid
 
 M = TypeVar("M")
+TRANSFER_PAGE = 100  # the broker's default page; a shorter page is the last one
+
+
+class ListedTransfer(BaseModel):
+    """A transfer as the broker lists it, read leniently where alpaca-py's model is strict.
+
+    alpaca-py's `TransferStatus` lacks statuses the broker reports (EXPIRED, on the funding stream): one such
+    transfer would make the whole list unreadable and every closure on the account blind to its money. So
+    the status is kept as the broker's text, and the closure decides what it means.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    amount: str
+    status: str
+    direction: str
+    relationship_id: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    reason: str | None = None
+
+
+def _get(path: str, query: dict[str, Any], client: BrokerClient) -> Any:
+    return client.get(path, query)
 
 
 def _one(value: Any, model: type[M], what: str) -> M:
@@ -90,12 +118,23 @@ class AlpacaGateway:
         closed = self._call(what, lambda c: c.close_all_positions_for_account(account_id, cancel_orders=True))
         return _many(closed, ClosePositionResponse, what)
 
-    def outgoing_transfers(self, account_id: str) -> list[Transfer]:
+    def outgoing_transfers(self, account_id: str) -> list[ListedTransfer]:
+        """Every outgoing transfer, page by page (alpaca-py's own paging asks once more for an empty page)."""
         what = "GET /v1/accounts/{id}/transfers"
-        request = GetTransfersRequest(direction=TransferDirection.OUTGOING)
-        return _many(
-            self._call(what, lambda c: c.get_transfers_for_account(account_id, request)), Transfer, what
-        )
+        listed: list[ListedTransfer] = []
+        while True:
+            query = {"direction": "OUTGOING", "limit": TRANSFER_PAGE, "offset": len(listed)}
+            page = self._call(what, partial(_get, f"/accounts/{account_id}/transfers", query))
+            if not isinstance(page, list):
+                raise BrokerResponseInvalid(f"{what}: expected a list, got {type(page).__name__}")
+            try:
+                listed += [ListedTransfer.model_validate(row) for row in page]
+            except ValidationError as exc:
+                raise BrokerResponseInvalid(
+                    f"{what}: unexpected broker response: {exc.errors()[:3]}"
+                ) from exc
+            if len(page) < TRANSFER_PAGE:
+                return listed
 
     def create_transfer(self, account_id: str, request: CreateACHTransferRequest) -> Transfer:
         what = "POST /v1/accounts/{id}/transfers"

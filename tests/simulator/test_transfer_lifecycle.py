@@ -9,6 +9,7 @@ import pytest
 from alpaca.broker.enums import TransferDirection, TransferTiming
 from alpaca.broker.models import TradeAccount, Transfer
 from alpaca.broker.requests import CreateACHTransferRequest
+from pydantic import ValidationError
 
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
@@ -132,3 +133,34 @@ def test_an_unknown_outcome_rule_is_refused_with_the_reason(broker: ScenarioBuil
         broker.faults(
             [], [{"status": "REJECTED", "nth": 1, "when": "COMPLETE", "account_id": seeded.account_id}]
         )
+
+
+def test_the_settled_walk_passes_through_settled_and_can_be_canceled_there(broker: ScenarioBuilder) -> None:
+    broker.configure(transfer_walk="settled")
+    seeded = broker.funded_account(Decimal("1000.00"))
+    broker.faults([], [{"status": "CANCELED", "nth": 2, "when": "SETTLED", "account_id": seeded.account_id}])
+    first = _create(broker, seeded, "100.00", TransferDirection.OUTGOING)
+    second = _create(broker, seeded, "200.00", TransferDirection.OUTGOING)
+    assert _walk(broker, seeded, first, steps=30)[-3:] == ["APPROVED", "SETTLED", "COMPLETE"]
+    assert _status(broker, seeded, second).status == "CANCELED"  # SETTLED -> CANCELED, seen on the stream
+    events = broker.control("GET", "/events/transfers")
+    assert [(e["status_from"], e["status_to"]) for e in events if e["transfer_id"] == second][-1] == (
+        "SETTLED",
+        "CANCELED",
+    )
+    assert _cash(broker, seeded) == "900.00"
+
+
+def test_an_expired_transfer_gives_the_money_back_and_alpaca_py_cannot_read_the_list(
+    broker: ScenarioBuilder,
+) -> None:
+    seeded = broker.funded_account(Decimal("1000.00"))
+    broker.faults([], [{"status": "EXPIRED", "nth": 1, "when": "PENDING", "account_id": seeded.account_id}])
+    transfer_id = _create(broker, seeded, "300.00", TransferDirection.OUTGOING)
+    broker.advance(3600)
+    assert _cash(broker, seeded) == "1000.00"
+    [entry] = [e for e in broker.ledger(seeded.account_id)["entries"] if e["transfer_id"] == transfer_id]
+    assert entry["status"] == "EXPIRED"
+    # alpaca-py's TransferStatus has no EXPIRED: its own listing fails on the broker's answer.
+    with pytest.raises(ValidationError, match="EXPIRED"):
+        broker.broker.get_transfers_for_account(seeded.account_id)

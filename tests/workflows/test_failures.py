@@ -17,9 +17,13 @@ from workflows.account_closure import AccountClosureWorkflow
 TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
 
 
-@pytest.mark.parametrize("when", ["QUEUED", "APPROVED"], ids=["before-clearing", "after-approval"])
-async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
-    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, when: str
+@pytest.mark.parametrize(
+    ("status", "when"),
+    [("REJECTED", "QUEUED"), ("REJECTED", "APPROVED"), ("EXPIRED", "PENDING")],
+    ids=["rejected-before-clearing", "rejected-after-approval", "expired"],
+)
+async def test_failed_second_transfer_waits_for_ops_and_a_retry_completes_it(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, status: str, when: str
 ) -> None:
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
         account = lab.broker.funded_account(Decimal("150000.00"))
@@ -27,7 +31,7 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
             [],
             [
                 {
-                    "status": "REJECTED",
+                    "status": status,
                     "nth": 2,
                     "when": when,  # a transfer the broker accepted, even approved, can still be rejected
                     "account_id": account.account_id,
@@ -41,7 +45,7 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
 
         assert parked.attention is not None
         assert parked.attention.error_type == "TransferFailed"
-        assert "REJECTED" in parked.attention.reason
+        assert status in parked.attention.reason
         assert "R01 insufficient" in parked.attention.reason
         assert [a.kind for a in parked.alerts] == ["needs_attention"]
         assert parked.amount_withdrawn == Decimal("50000.00")  # the rejected $50,000 came back
@@ -53,7 +57,7 @@ async def test_rejected_second_transfer_waits_for_ops_and_a_retry_completes_it(
         progress = await lab.finish(started)
 
         assert progress.phase == ClosurePhase.COMPLETED
-        assert [t.status for t in progress.transfers] == ["COMPLETE", "REJECTED", "COMPLETE", "COMPLETE"]
+        assert [t.status for t in progress.transfers] == ["COMPLETE", status, "COMPLETE", "COMPLETE"]
         assert progress.amount_completed == Decimal("150000.00")
         lab.assert_invariants(account.account_id, progress)
 

@@ -219,3 +219,20 @@ def test_an_empty_account_is_closed_and_confirmed(sim: SimulatorServer, broker: 
     closed = broker_for(sim.url).close_account(seeded.account_id)
     assert closed.status == "ACCOUNT_CLOSED"
     assert broker.ledger(seeded.account_id)["status"] == "ACCOUNT_CLOSED"
+
+
+def test_the_transfer_list_is_read_page_by_page_and_an_expired_transfer_does_not_blind_it(
+    broker: ScenarioBuilder, sim: SimulatorServer
+) -> None:
+    seeded = broker.funded_account(Decimal("500.00"))
+    broker.faults([], [{"status": "EXPIRED", "nth": 1, "when": "QUEUED", "account_id": seeded.account_id}])
+    made = [broker.withdraw(seeded, "1.00") for _ in range(101)]
+    broker.advance(3600)
+    listing = "GET /v1/accounts/{account_id}/transfers 200"
+    before = broker.control("GET", "/requests").get(listing, 0)
+
+    outgoing = broker_for(sim.url).outgoing(seeded.account_id)
+
+    assert [t.id for t in outgoing] == [str(t.id) for t in made]
+    assert outgoing[0].status == "EXPIRED" and outgoing[0].failed
+    assert broker.control("GET", "/requests")[listing] - before == 2, "a full page, then a short last one"
