@@ -234,5 +234,6 @@ def test_the_transfer_list_is_read_page_by_page_and_an_expired_transfer_does_not
     outgoing = broker_for(sim.url).outgoing(seeded.account_id)
 
     assert [t.id for t in outgoing] == [str(t.id) for t in made]
-    assert outgoing[0].status == "EXPIRED" and outgoing[0].failed
+    assert outgoing[0].status == "EXPIRED"
+    assert outgoing[0].failed
     assert broker.control("GET", "/requests")[listing] - before == 2, "a full page, then a short last one"
