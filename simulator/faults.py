@@ -76,7 +76,9 @@ class TransferOutcome(BaseModel):
     status: Literal["REJECTED", "CANCELED", "EXPIRED", "RETURNED"]
     nth: int = Field(ge=1)
     direction: Literal["OUTGOING", "INCOMING"] = "OUTGOING"
-    when: TransferStage = Field(default="QUEUED", description="REJECTED, CANCELED or EXPIRED instead of leaving this")
+    when: TransferStage = Field(
+        default="QUEUED", description="REJECTED, CANCELED or EXPIRED instead of leaving this"
+    )
     account_id: str | None = None
     reason: str = "forced by the simulator"
     used: bool = False
