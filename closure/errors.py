@@ -8,6 +8,7 @@ fix, and sends the closure to `needs_attention` with the message as the reason.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from temporalio.exceptions import ApplicationError
@@ -45,9 +46,16 @@ class BrokerUnavailable(ClosureError):
 
     retryable = True
 
-    def __init__(self, message: str, *, processed_maybe: bool = True) -> None:
+    def __init__(
+        self, message: str, *, processed_maybe: bool = True, retry_after: timedelta | None = None
+    ) -> None:
         super().__init__(message)
         self.processed_maybe = processed_maybe
+        self.retry_after = retry_after  # the broker said when to come back (a 429's Retry-After)
+
+    def to_application_error(self) -> ApplicationError:
+        # Temporal waits what the broker asked instead of its own backoff, so a 429 storm is not fed.
+        return ApplicationError(str(self), type=type(self).__name__, next_retry_delay=self.retry_after)
 
 
 class AccountNotClosedYet(ClosureError):

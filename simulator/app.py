@@ -7,6 +7,7 @@ import base64
 import heapq
 import os
 import pickle
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from starlette.routing import Route
 from simulator.clock import SimClock
 from simulator.engine import BrokerEngine
 from simulator.faults import FaultBook, FaultRule
-from simulator.model import BrokerApiError
+from simulator.model import BrokerApiError, UnknownAccount
+from simulator.rate_limit import RateBook
 
 Handler = Callable[["Simulator", Request], Awaitable[Any]]
 
@@ -50,6 +52,7 @@ class Simulator:
 
     changed: bool = False
     late: list[LateRequest] = field(default_factory=list)
+    rates: RateBook = field(default_factory=RateBook)
 
     async def tick(self) -> datetime:
         """Bring the broker up to its clock: scheduled events and queued late requests, each at its time."""
@@ -94,6 +97,15 @@ def error_response(status: int, message: str, code: int | None = None, **extra: 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _credential(request: Request) -> str:
+    """The API key a request is made with (its budget's owner); the raw header if it cannot be read."""
+    header = request.headers.get("authorization", "")
+    try:
+        return base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")[0]
+    except ValueError:
+        return header
+
+
 def _authorised(sim: Simulator, request: Request) -> bool:
     header = request.headers.get("authorization", "")
     if not header.startswith("Basic "):
@@ -120,7 +132,15 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
     async def endpoint(request: Request) -> Response:
         sim: Simulator = request.app.state.sim
         account_id = request.path_params.get("account_id")
-        response = await _serve(sim, request, label, account_id, handler, status)
+        config = sim.engine.config
+        verdict = sim.rates.take(
+            _credential(request), config.rate_limit_per_minute, config.rate_limit_window_seconds, time.time()
+        )
+        if verdict.allowed:
+            response = await _serve(sim, request, label, account_id, handler, status)
+        else:
+            response = error_response(429, "rate limit exceeded", 42910000)
+        response.headers.update(verdict.headers())
         sim.requests[f"{label} {response.status_code}"] += 1
         sim.persist(request_changed=request.method != "GET")
         return response
@@ -158,6 +178,10 @@ async def _serve(
 async def _handle(sim: Simulator, request: Request, handler: Handler, status: int) -> Response:
     try:
         return _as_response(await handler(sim, request), status)
+    except UnknownAccount as exc:
+        if sim.engine.config.unknown_account_status == 401:
+            return error_response(401, "request is not authorized", code=40110000)
+        return error_response(exc.status, exc.message, exc.code)
     except BrokerApiError as exc:
         return error_response(exc.status, exc.message, exc.code, **exc.extra)
 

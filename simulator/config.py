@@ -77,3 +77,15 @@ class SimConfig(BaseModel):
     journal_daily_limit: Decimal = Field(
         default=Decimal("1000"), ge=0, description="JNLC total per account per 24 h; above it is refused"
     )
+    rate_limit_per_minute: int = Field(
+        default=1000,
+        ge=1,
+        description="Calls per minute per credential (real time); X-RateLimit-* on every answer, 429 beyond",
+    )
+    rate_limit_window_seconds: float = Field(
+        default=60, gt=0, description="The budget's window; shorter only to test a storm quickly"
+    )
+    unknown_account_status: Literal[404, 401] = Field(
+        default=401,
+        description="What an unknown account answers: 401 as alpaca-py's docstring says the API does, or 404",
+    )

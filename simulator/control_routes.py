@@ -185,6 +185,10 @@ async def request_counts(sim: Simulator, request: Request) -> Any:
     return dict(sim.requests)
 
 
+async def rate_limit(sim: Simulator, request: Request) -> Any:
+    return {"refused": sim.rates.refused, "log": list(sim.rates.log)}
+
+
 async def health(sim: Simulator, request: Request) -> Any:
     return {"status": "ok"}
 
@@ -205,4 +209,5 @@ def routes() -> list[Route]:
         Route("/_sim/accounts/{account_id}/credits", control(credit), methods=["POST"]),
         Route("/_sim/events/transfers", control(transfer_events), methods=["GET"]),
         Route("/_sim/requests", control(request_counts), methods=["GET"]),
+        Route("/_sim/rate_limit", control(rate_limit), methods=["GET"]),
     ]

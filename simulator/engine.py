@@ -17,7 +17,7 @@ from functools import partial
 from simulator import market_calendar as cal
 from simulator.config import SimConfig
 from simulator.journals import JournalDesk
-from simulator.model import ZERO, Account, BrokerApiError, LedgerEntry, Order, Transfer
+from simulator.model import ZERO, Account, BrokerApiError, LedgerEntry, Order, Transfer, UnknownAccount
 from simulator.trading import TradingDesk
 from simulator.transfers import TransferDesk
 
@@ -102,7 +102,7 @@ class BrokerEngine:
         try:
             return self.accounts[account_id]
         except KeyError:
-            raise BrokerApiError(404, f"account {account_id} not found", code=40410000) from None
+            raise UnknownAccount(account_id) from None
 
     def withdrawable(self, account: Account) -> Decimal:
         pending = sum((u.amount for u in account.unsettled if u.settles_at > self.clock_now), ZERO)

@@ -23,6 +23,13 @@ class BrokerApiError(Exception):
         self.extra = extra
 
 
+class UnknownAccount(BrokerApiError):
+    """No such account. Answered 404 or, as alpaca-py's docstring says the API does, 401."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(404, f"account {account_id} not found", code=40410000)
+
+
 def whole_cents(raw: Any) -> Decimal:
     """A positive amount in whole cents, as the broker takes one on a transfer or a journal."""
     try:

@@ -44,6 +44,7 @@ class ClosureHalted(Exception):
         self.reason = reason
         self.transient = transient
         self.timed_out = timed_out  # the activity never reported back: what it did is unknown
+        self.retry_after: timedelta | None = None  # how long the broker asked us to wait (a 429)
 
     @classmethod
     def because(cls, error: ClosureError) -> ClosureHalted:
@@ -267,9 +268,11 @@ def _halt_from(err: ActivityError, summary: str, budget: timedelta) -> ClosureHa
     if isinstance(cause, ApplicationError):
         # The error says itself whether a later try can succeed: our typed errors set `non_retryable` from
         # their class (`ClosureError.retryable`), and anything else an activity raises is retryable.
-        return ClosureHalted(
+        halted = ClosureHalted(
             cause.type or "ApplicationError", f"{summary}: {cause.message}", transient=not cause.non_retryable
         )
+        halted.retry_after = cause.next_retry_delay
+        return halted
     if isinstance(cause, TimeoutError):
         last_error = cause.cause if isinstance(cause.cause, ApplicationError) else None
         last = last_error.message if last_error else "no answer"

@@ -147,7 +147,8 @@ async def _try_create(run: ClosureRun, pending: PendingChunk) -> CreatedWithdraw
             first_failure = first_failure or workflow.now()
             if workflow.now() - first_failure >= policy.broker_retry_budget:
                 raise ClosureHalted(halted.error_type, halted.reason, transient=True) from halted
-            await workflow.sleep(delay, summary=f"chunk {pending.chunk}: broker did not take the create")
+            wait = max(delay, halted.retry_after or delay)  # a 429 says when the budget is back
+            await workflow.sleep(wait, summary=f"chunk {pending.chunk}: broker did not take the create")
             delay = min(delay * 2, max(policy.broker_retry_max_interval, policy.withdrawal_retry_delay))
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -30,6 +32,7 @@ from runtime import metrics
 from runtime.settings import AlpacaSettings
 
 T = TypeVar("T")
+MAX_RETRY_AFTER_SECONDS = 120.0  # the longest a 429's advice is taken for one wait
 
 
 class _TimeoutSession(requests.Session):
@@ -115,11 +118,26 @@ def _broker_message(exc: APIError) -> str:
     return str(body.get("message", body)) if isinstance(body, dict) else str(body)
 
 
+def _retry_after(exc: APIError) -> timedelta | None:
+    """When the broker said to come back: Retry-After, else X-RateLimit-Reset (epoch seconds), capped."""
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        if (after := headers.get("Retry-After")) is not None:
+            seconds = float(after)
+        elif (reset := headers.get("X-RateLimit-Reset")) is not None:
+            seconds = float(reset) - time.time()
+        else:
+            return None
+    except ValueError:
+        return None
+    return timedelta(seconds=min(max(seconds, 0.5), MAX_RETRY_AFTER_SECONDS))
+
+
 def translate_api_error(what: str, exc: APIError) -> ClosureError:
     status = exc.status_code or 0
     message = f"{what}: broker answered {status}: {_broker_message(exc)}"
-    if status == 429:
-        return BrokerUnavailable(message, processed_maybe=False)  # the rate limiter turned it away
+    if status == 429:  # the rate limiter turned it away: certainly not processed
+        return BrokerUnavailable(message, processed_maybe=False, retry_after=_retry_after(exc))
     if status == 408 or status >= 500:
         return BrokerUnavailable(message)
     if status == 401:

@@ -23,7 +23,7 @@ from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adapters.alpaca.connection import BrokerConnection
-from closure.errors import BrokerResponseInvalid
+from closure.errors import AccountNotFound, BrokerAuthFailed, BrokerResponseInvalid, ClosureError
 
 M = TypeVar("M")
 TRANSFER_PAGE = 100  # the broker's default page; a shorter page is the last one
@@ -72,7 +72,23 @@ class AlpacaGateway:
         self._connection = connection
 
     def _call(self, what: str, fn: Callable[[BrokerClient], Any]) -> Any:
-        return self._connection.call(what, fn)
+        try:
+            return self._connection.call(what, fn)
+        except BrokerAuthFailed as exc:
+            if "{id}" not in what:
+                raise
+            raise self._unknown_account_or(exc, what) from exc
+
+    def _unknown_account_or(self, refused: BrokerAuthFailed, what: str) -> ClosureError:
+        """The Broker API answers 401 for an account it does not know (alpaca-py's docstring says so), the
+        same as for bad credentials. A call that names no account tells them apart."""
+        try:
+            self._connection.call("GET /v1/clock", lambda c: c.get_clock())
+        except BrokerAuthFailed:
+            return refused
+        return AccountNotFound(
+            f"{what}: the broker answered 401 for this account and accepts our credentials"
+        )
 
     def clock(self) -> Clock:
         what = "GET /v1/clock"

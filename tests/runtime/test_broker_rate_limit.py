@@ -34,19 +34,22 @@ from workflows.client import start_closure
 RATE = 2.0  # broker activities per second, for every worker on the queue together
 
 
-async def test_broker_calls_are_rate_limited_across_workers(
-    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: Path
-) -> None:
-    queue = f"closures-{uuid.uuid4()}"
-    settings = Settings(
+def _settings(queue: str, sim: SimulatorServer, tmp_path: Path, worker: WorkerSettings) -> Settings:
+    return Settings(
         temporal=TemporalSettings(task_queue=queue),
         alpaca=AlpacaSettings(base_url=sim.url),
         records=RecordsSettings(sqlite_path=tmp_path / "closure.db"),
         email=EmailSettings(outbox_dir=tmp_path / "outbox"),
-        worker=WorkerSettings(
-            broker_task_queue=f"{queue}-broker", broker_calls_per_minute=int(RATE * 60 * 6)
-        ),
+        worker=worker,
     )
+
+
+async def test_broker_calls_are_rate_limited_across_workers(
+    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    queue = f"closures-{uuid.uuid4()}"
+    worker = WorkerSettings(broker_task_queue=f"{queue}-broker", broker_calls_per_minute=int(RATE * 60 * 6))
+    settings = _settings(queue, sim, tmp_path, worker)
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(ny(2025, 6, 3, 10, 0))
     records = SqliteRecords(settings.records.sqlite_path)
@@ -100,3 +103,41 @@ async def test_broker_calls_are_rate_limited_across_workers(
     assert span >= (len(starts) - 2) / RATE, (
         f"{len(starts)} broker activities in {span:.1f} s: faster than {RATE}/s"
     )
+
+
+async def test_a_429_storm_is_waited_out_as_long_as_the_broker_asks_and_no_longer(
+    dev_env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    queue = f"closures-{uuid.uuid4()}"
+    settings = _settings(queue, sim, tmp_path, WorkerSettings())
+    broker = ScenarioBuilder(sim.url)
+    broker.set_clock(ny(2025, 6, 3, 10, 0))
+    account = broker.open_account(given_name="Storm")
+    SqliteRecords(settings.records.sqlite_path).upsert(
+        UserRecord(user_id=account.account_id, alpaca_account_id=account.account_id, email=account.email)
+    )
+    broker.run_clock(1.0)
+    # A budget just above one step's calls (the close makes seven): most windows end in a 429 part-way.
+    broker.configure(rate_limit_per_minute=8, rate_limit_window_seconds=2)
+    workers = build_workers(dev_env.client, settings, executor)
+    runs = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        started = await start_closure(
+            dev_env.client, account.account_id, task_queue=queue, policy=settings.closure_policy()
+        )
+        result = await asyncio.wait_for(started.handle.result(), timeout=120)
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*runs, return_exceptions=True)
+
+    assert result.phase == ClosurePhase.COMPLETED
+    assert result.attention is None
+    log = broker.control("GET", "/rate_limit")["log"]
+    refused = [i for i, entry in enumerate(log) if not entry["allowed"]]
+    assert refused, "the storm happened"
+    early = [
+        (log[i]["reset"], log[i + 1]["at"])
+        for i in refused
+        if i + 1 < len(log) and log[i + 1]["at"] < log[i]["reset"]
+    ]
+    assert early == [], "after a 429 the next call waits for the budget's reset"

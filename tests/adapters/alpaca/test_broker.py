@@ -149,6 +149,28 @@ def test_every_request_has_a_timeout(sim: SimulatorServer, broker: ScenarioBuild
     assert time.monotonic() - started < 3
 
 
+def test_a_429_carries_the_brokers_advice_on_when_to_come_back(
+    sim: SimulatorServer, broker: ScenarioBuilder
+) -> None:
+    broker.configure(rate_limit_per_minute=1)
+    _wait_clear_of_a_minute_boundary()
+    client = broker_for(sim.url)
+    client._clock()
+    with pytest.raises(BrokerUnavailable) as limited:
+        client._clock()
+    assert limited.value.processed_maybe is False
+    assert limited.value.retry_after is not None
+    assert timedelta(seconds=0.5) <= limited.value.retry_after <= timedelta(seconds=60)
+    advice = limited.value.to_application_error().next_retry_delay
+    assert advice == limited.value.retry_after, "Temporal waits what the broker asked"
+
+
+def _wait_clear_of_a_minute_boundary() -> None:
+    """The broker's budget is per wall-clock minute: start a short burst well inside one."""
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [(503, BrokerUnavailable), (502, BrokerUnavailable), (429, BrokerUnavailable), (401, BrokerAuthFailed)],
@@ -161,8 +183,14 @@ def test_broker_errors_are_translated(
         broker_for(sim.url)._clock()
 
 
-def test_unknown_accounts_and_wrong_credentials() -> None:
+@pytest.mark.parametrize("unknown_account_status", [401, 404])
+def test_unknown_accounts_and_wrong_credentials(unknown_account_status: int) -> None:
+    """The Broker API answers 401 for an account it does not know, like for bad credentials: the two must
+    not be confused, or an unknown account would read as an outage of our credentials."""
     with SimulatorServer(Simulator(api_key="right", api_secret="secret")) as server:
+        ScenarioBuilder(server.url, "right", "secret").configure(
+            unknown_account_status=unknown_account_status
+        )
         wrong = AlpacaBroker(
             BrokerConnection(AlpacaSettings(base_url=server.url, api_key="wrong", secret_key="secret"))
         )
@@ -171,7 +199,7 @@ def test_unknown_accounts_and_wrong_credentials() -> None:
         right = AlpacaBroker(
             BrokerConnection(AlpacaSettings(base_url=server.url, api_key="right", secret_key="secret"))
         )
-        with pytest.raises(AccountNotFound):
+        with pytest.raises(AccountNotFound, match=str(unknown_account_status)):
             right.inspect_account("00000000-0000-0000-0000-000000000001")
 
 
