@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from closure.progress import RetryRequest
+from simulator.scenarios import SeededAccount
 from simulator.server import SimulatorServer
 from tests.support import amounts, closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
@@ -149,3 +150,19 @@ async def test_no_approved_bank_stops_before_anything_moves(
         assert kinds == ["deposit", "buy"], "nothing may be sold or sent without a bank to send it to"
         positions = lab.broker.positions(account.account_id)
         assert [(p.symbol, p.qty) for p in positions] == [("QQQ", "5")]
+
+
+@pytest.mark.parametrize("answer", [401, 404])
+async def test_an_account_the_broker_does_not_know_parks_as_not_found_not_as_bad_credentials(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, answer: int
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 10, 0)) as lab:
+        lab.broker.configure(unknown_account_status=answer)
+        ghost = SeededAccount("0000dead-0000-0000-0000-000000000000", None, "ghost@example.com", "G", "Host")
+        lab.follow_temporal()
+        started = await lab.start(ghost)
+        parked = await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+
+        assert parked.attention is not None
+        assert parked.attention.error_type == "AccountNotFound", parked.attention.reason
+        assert str(answer) in parked.attention.reason
