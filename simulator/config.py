@@ -36,7 +36,10 @@ class SimConfig(BaseModel):
         default=86400, ge=0, description="COMPLETE -> RETURNED when forced"
     )
     ach_approval_seconds: float = Field(
-        default=0, ge=0, description="QUEUED -> APPROVED for a new relationship"
+        default=0, ge=0, description="QUEUED -> PENDING (halfway) -> APPROVED for a new relationship"
+    )
+    ach_cancel_seconds: float = Field(
+        default=0, ge=0, description="CANCEL_REQUESTED -> CANCELED for a deleted relationship"
     )
     settlement_days: int = Field(
         default=1,

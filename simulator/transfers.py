@@ -65,20 +65,29 @@ class TransferDesk:
             approves_at=approves_at,
         )
         account.relationships.append(relationship)
-        engine.schedule(approves_at, partial(self._approve, relationship))
+        halfway = now + (approves_at - now) / 2
+        engine.schedule(halfway, partial(self._move, relationship, "QUEUED", "PENDING"))
+        engine.schedule(approves_at, partial(self._move, relationship, "PENDING", "APPROVED"))
         engine.advance_to(now)  # a zero approval delay approves at once
         return relationship
 
-    def _approve(self, relationship: AchRelationship) -> None:
-        if relationship.status == "QUEUED":
-            relationship.status, relationship.updated_at = "APPROVED", self._engine.clock_now
+    def _move(self, relationship: AchRelationship, leaving: str, status: str) -> None:
+        if relationship.status == leaving:
+            relationship.status, relationship.updated_at = status, self._engine.clock_now
 
     def delete_relationship(self, account_id: str, relationship_id: str) -> None:
-        account = self._engine.account(account_id)
+        """Ask for a cancel: CANCEL_REQUESTED, then CANCELED; both stay in the list, as the real API lists them."""
+        engine = self._engine
+        account = engine.account(account_id)
         relationship = next((r for r in account.relationships if r.id == relationship_id), None)
         if relationship is None:
             raise BrokerApiError(404, "relationship not found", code=40410000)
-        relationship.status, relationship.updated_at = "CANCELED", self._engine.clock_now
+        if relationship.status in ("CANCEL_REQUESTED", "CANCELED"):
+            raise BrokerApiError(422, f"relationship is already {relationship.status}", code=42210000)
+        relationship.status, relationship.updated_at = "CANCEL_REQUESTED", engine.clock_now
+        done = engine.clock_now + timedelta(seconds=engine.config.ach_cancel_seconds)
+        engine.schedule(done, partial(self._move, relationship, "CANCEL_REQUESTED", "CANCELED"))
+        engine.advance_to(engine.clock_now)  # a zero delay cancels at once
 
     # --- transfers ------------------------------------------------------------------------------------------
 
