@@ -105,7 +105,10 @@ class ClosureState(BaseModel):
     pending_chunk: PendingChunk | None = None
     sell_orders_placed: bool = False
     next_action_at: AwareDatetime | None = None
-    liquidation_open_seconds: float = 0.0
+    liquidation_open_seconds: float = Field(
+        default=0.0, description="Open-market time spent selling since the last fill made progress."
+    )
+    liquidation_shares_left: Decimal | None = None
     settlement_alert_at: AwareDatetime | None = Field(default=None, description="Broker clock.")
     settlement_alerted: bool = False
     history: list[PhaseChange] = Field(default_factory=list)

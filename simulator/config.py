@@ -72,6 +72,15 @@ class SimConfig(BaseModel):
         description="FINRA Trading Activity Fee per share sold, rounded up to the cent per fill",
     )
     taf_fee_max: Decimal = Field(default=Decimal("8.30"), ge=0, description="FINRA TAF cap per fill")
+    max_fill_qty: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Partial fills: each fill of an order for a quantity takes at most this many shares, the rest "
+            "partial_fill_seconds later; a DAY order's unfilled rest expires at the close. None: whole fills"
+        ),
+    )
+    partial_fill_seconds: float = Field(default=600, gt=0, description="Time between partial fills")
     journal_instant_limit: Decimal = Field(
         default=Decimal("50"),
         ge=0,

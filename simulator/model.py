@@ -107,6 +107,7 @@ class Order:
     time_in_force: str = "day"
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
+    expired_at: datetime | None = None
     filled_qty: Decimal = ZERO
     filled_avg_price: Decimal | None = None
     limit_price: Decimal | None = None
@@ -174,5 +175,10 @@ class Account:
 
     def held_for_orders(self, symbol: str) -> Decimal:
         return sum(
-            (o.qty or ZERO for o in self.open_orders() if o.side == "sell" and o.symbol == symbol), ZERO
+            (
+                (o.qty or ZERO) - o.filled_qty
+                for o in self.open_orders()
+                if o.side == "sell" and o.symbol == symbol
+            ),
+            ZERO,
         )

@@ -196,12 +196,13 @@ class ScenarioBuilder:
         return self._submit(seeded.account_id, request)
 
     def resting_buy(self, seeded: SeededAccount, symbol: str, qty: Decimal, limit_price: Decimal) -> str:
+        """A good-till-canceled limit buy below the market: an open order that stays open."""
         request = LimitOrderRequest(
             symbol=symbol,
             qty=float(qty),
             side=OrderSide.BUY,
             type=OrderType.LIMIT,
-            time_in_force=TimeInForce.DAY,
+            time_in_force=TimeInForce.GTC,  # it rests until canceled, across days
             limit_price=float(limit_price),
         )
         return self._submit(seeded.account_id, request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -61,8 +62,11 @@ class TradingDesk:
         qty: Decimal | None,
         notional: Decimal | None,
         limit_price: Decimal | None = None,
+        time_in_force: str = "day",
     ) -> Order:
         engine = self._engine
+        if time_in_force not in ("day", "gtc"):
+            raise BrokerApiError(422, f"time_in_force {time_in_force!r} is not simulated", code=42210000)
         account = engine.account(account_id)
         if account.status != "ACTIVE" or account.trading_blocked or account.account_blocked:
             raise BrokerApiError(403, "account is not allowed to trade", code=40310000)
@@ -94,11 +98,14 @@ class TradingDesk:
             status="accepted",
             created_at=now,
             updated_at=now,
+            time_in_force=time_in_force,
             limit_price=limit_price,
         )
         account.orders.append(order)
         clock = cal.market_clock(now)
         engine.schedule(now if clock.is_open else clock.next_open, partial(self._fill, account, order))
+        if time_in_force == "day":
+            engine.schedule(clock.next_close, partial(self._expire, order))
         return order
 
     def cancel_all(self, account_id: str) -> list[Order]:
@@ -148,40 +155,58 @@ class TradingDesk:
     # --- fills ----------------------------------------------------------------------------------------------
 
     def _fill(self, account: Account, order: Order) -> None:
+        """Fill what the market takes now: all of it, or at most `max_fill_qty` shares of an order for a
+        quantity, the rest `partial_fill_seconds` later (and a DAY order's rest expires at the close)."""
         if not order.is_open:
             return
         engine = self._engine
-        now = engine.clock_now
         price = self.price(order.symbol)
         if not order.marketable_at(price):
-            return  # a limit order rests until it is canceled
-        qty = (
-            order.qty
-            if order.qty is not None
-            else ((order.notional or ZERO) / price).quantize(QTY, ROUND_DOWN)
-        )
-        value = (qty * price).quantize(CENT, rounding=ROUND_DOWN)
-        if order.side == "buy":
-            if value > account.cash:
-                order.status, order.updated_at = "rejected", now
-                return
-            account.cash -= value
-            self._add_position(account, order.symbol, qty, price)
+            return  # a limit order rests until it is canceled or expires
+        if order.qty is None:
+            part = ((order.notional or ZERO) / price).quantize(QTY, ROUND_DOWN)
         else:
-            position = account.positions.get(order.symbol)
-            if position is None or position.qty < qty:
-                order.status, order.updated_at = "rejected", now
-                return
-            position.qty -= qty
-            if position.qty == 0:
-                del account.positions[order.symbol]
-            account.cash += value
-            account.unsettled.append(Unsettled(value, engine.settles_at(now)))
-        order.status, order.filled_at, order.updated_at = "filled", now, now
-        order.filled_qty, order.filled_avg_price = qty, price
+            part = min(order.qty - order.filled_qty, engine.config.max_fill_qty or order.qty)
+        value = (part * price).quantize(CENT, rounding=ROUND_DOWN)
+        if not self._book(account, order, part, price, value):
+            order.status, order.updated_at = "rejected", engine.clock_now
+            return
+        now = engine.clock_now
+        filled = order.filled_qty + part
+        average = ((order.filled_avg_price or ZERO) * order.filled_qty + price * part) / filled
+        order.filled_avg_price = average.quantize(CENT)
+        order.filled_qty, order.filled_at, order.updated_at = filled, now, now
+        order.status = "filled" if order.qty is None or filled == order.qty else "partially_filled"
         engine.record(account, order.side, value, "filled", order_id=order.id, symbol=order.symbol)
         if order.side == "sell":
-            self._take_sell_fees(account, order, qty, value)
+            self._take_sell_fees(account, order, part, value)
+        if order.status == "partially_filled":
+            later = now + timedelta(seconds=engine.config.partial_fill_seconds)
+            engine.schedule(later, partial(self._fill, account, order))
+
+    def _book(self, account: Account, order: Order, qty: Decimal, price: Decimal, value: Decimal) -> bool:
+        """Move the cash and the shares of one fill; False if the account cannot take it."""
+        if order.side == "buy":
+            if value > account.cash:
+                return False
+            account.cash -= value
+            self._add_position(account, order.symbol, qty, price)
+            return True
+        position = account.positions.get(order.symbol)
+        if position is None or position.qty < qty:
+            return False
+        position.qty -= qty
+        if position.qty == 0:
+            del account.positions[order.symbol]
+        account.cash += value
+        account.unsettled.append(Unsettled(value, self._engine.settles_at(self._engine.clock_now)))
+        return True
+
+    def _expire(self, order: Order) -> None:
+        """A DAY order still open at the close of its session expires, whatever part of it filled."""
+        if order.is_open:
+            now = self._engine.clock_now
+            order.status, order.expired_at, order.updated_at = "expired", now, now
 
     def _take_sell_fees(self, account: Account, order: Order, qty: Decimal, value: Decimal) -> None:
         """The regulatory fees on a sell fill, each rounded up to the cent for the fill, taken from cash."""

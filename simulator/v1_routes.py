@@ -182,6 +182,7 @@ async def submit_order(sim: Simulator, request: Request) -> Any:
         _decimal(body.get("qty"), "qty"),
         _decimal(body.get("notional"), "notional"),
         limit_price,
+        str(body.get("time_in_force", "day")).lower(),
     )
     return wire.order(order)
 

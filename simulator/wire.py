@@ -125,7 +125,7 @@ def order(o: Order) -> JSON:
         "updated_at": ts(o.updated_at),
         "submitted_at": ts(o.created_at),
         "filled_at": ts(o.filled_at),
-        "expired_at": None,
+        "expired_at": ts(o.expired_at),
         "canceled_at": ts(o.canceled_at),
         "failed_at": None,
         "replaced_at": None,

@@ -5,6 +5,8 @@ While the market is closed the orders wait for the open, and so does the closure
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -14,6 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from closure.phases import ClosurePhase
 
 from workflows.run import ClosureHalted, ClosureRun
+
+# A sale that keeps filling (in parts, in a thin market) is not stalled: the stall clock restarts on progress.
+FILL_PROGRESS = "liquidation-fill-progress"
 
 
 async def liquidate(run: ClosureRun) -> ClosurePhase:
@@ -41,7 +46,13 @@ async def _look(run: ClosureRun) -> AccountView:
         BrokerActivities.inspect_account, run.account_id, summary="check positions and orders"
     )
     run.observed_broker_time(view.clock.now)
-    run.state.last_cash, run.state.last_withdrawable = view.cash, view.cash_withdrawable
+    state = run.state
+    state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
+    if workflow.patched(FILL_PROGRESS):
+        left = sum((abs(p.qty) for p in view.positions), Decimal(0))
+        if state.liquidation_shares_left is not None and left < state.liquidation_shares_left:
+            state.liquidation_open_seconds = 0.0
+        state.liquidation_shares_left = left
     return view
 
 

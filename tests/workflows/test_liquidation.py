@@ -85,3 +85,31 @@ async def test_liquidation_waits_for_the_open_and_settlement_counts_business_day
         assert fees > 0
         assert sum(Decimal(e["amount"]) for e in withdrawals) == Decimal("80000.00") - fees
         lab.assert_invariants(account.account_id, progress)
+
+
+async def test_a_sale_that_fills_in_parts_and_expires_at_the_close_is_sold_again_the_next_day(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 3, 3, 9, 45)) as lab:
+        lab.broker.set_prices({"IBM": Decimal("100.00")})
+        account = lab.broker.funded_account(Decimal("10000.00"))
+        lab.broker.buy(account, "IBM", Decimal("50"))
+        lab.broker.advance((ny(2025, 3, 3, 15, 40) - lab.broker.now()).total_seconds())
+        # A thin market late in the day: 20 shares every 10 minutes, so the DAY sell fills 40 shares and its
+        # last 10 expire at Monday's close. Each part is progress, so the sale is not called stalled.
+        lab.broker.configure(max_fill_qty="20", partial_fill_seconds=600)
+        lab.follow_temporal()
+        progress = await lab.finish(await lab.start(account))
+
+        assert progress.phase == ClosurePhase.COMPLETED
+        sells = [o for o in lab.broker.orders(account.account_id) if o.side == "sell"]
+        assert sorted((o.status, o.filled_qty) for o in sells) == [("expired", "40"), ("filled", "10")]
+        ledger = lab.ledger(account.account_id)
+        assert [e["amount"] for e in ledger["entries"] if e["kind"] == "sell"] == [
+            "2000.00",
+            "2000.00",
+            "1000.00",
+        ]
+        withdrawn = sum(Decimal(e["amount"]) for e in ledger["entries"] if e["kind"] == "withdrawal")
+        assert withdrawn == Decimal("10000.00") - fees_paid(ledger)
+        lab.assert_invariants(account.account_id, progress)
