@@ -180,7 +180,7 @@ class ScenarioBuilder:
         )
         return cast(Transfer, self.broker.create_transfer_for_account(seeded.account_id, request))
 
-    def _submit(self, account_id: str, request: MarketOrderRequest | LimitOrderRequest) -> str:
+    def submit(self, account_id: str, request: MarketOrderRequest | LimitOrderRequest) -> str:
         # alpaca-py's broker order requests do not subclass the OrderRequest it annotates.
         order = cast(Order, self.broker.submit_order_for_account(account_id, cast(OrderRequest, request)))
         return str(order.id)
@@ -193,7 +193,7 @@ class ScenarioBuilder:
             type=OrderType.MARKET,
             time_in_force=TimeInForce.DAY,
         )
-        return self._submit(seeded.account_id, request)
+        return self.submit(seeded.account_id, request)
 
     def resting_buy(self, seeded: SeededAccount, symbol: str, qty: Decimal, limit_price: Decimal) -> str:
         """A good-till-canceled limit buy below the market: an open order that stays open."""
@@ -205,7 +205,7 @@ class ScenarioBuilder:
             time_in_force=TimeInForce.GTC,  # it rests until canceled, across days
             limit_price=float(limit_price),
         )
-        return self._submit(seeded.account_id, request)
+        return self.submit(seeded.account_id, request)
 
     def orders(self, account_id: str, status: QueryOrderStatus = QueryOrderStatus.ALL) -> list[Order]:
         request = GetOrdersRequest(status=status, limit=500)

@@ -4,12 +4,10 @@ close with whatever did not fill."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
 
 import pytest
+from alpaca.broker.requests import LimitOrderRequest
 from alpaca.trading.enums import OrderSide, OrderType, QueryOrderStatus, TimeInForce
-from alpaca.trading.models import Order
-from alpaca.trading.requests import LimitOrderRequest, OrderRequest
 
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
@@ -67,10 +65,8 @@ def test_a_resting_day_limit_order_expires_at_the_close_and_a_gtc_one_stays(brok
         time_in_force=TimeInForce.DAY,
         limit_price=50.0,
     )
-    day_order = cast(
-        Order, broker.broker.submit_order_for_account(seeded.account_id, cast(OrderRequest, day))
-    )
+    day_order = broker.submit(seeded.account_id, day)
     broker.advance((ny(2025, 1, 7, 10, 0) - broker.now()).total_seconds())
     assert [str(o.id) for o in broker.orders(seeded.account_id, QueryOrderStatus.OPEN)] == [gtc]
-    [expired] = [o for o in broker.orders(seeded.account_id) if o.id == day_order.id]
+    [expired] = [o for o in broker.orders(seeded.account_id) if str(o.id) == day_order]
     assert (expired.status, expired.expired_at) == ("expired", ny(2025, 1, 6, 16, 0))
