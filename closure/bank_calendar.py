@@ -7,7 +7,7 @@ moved to the Friday (the Fed's own rule). Pure functions, so workflow code may u
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -63,3 +63,25 @@ def bank_days_after(moment: datetime, n: int) -> datetime:
     """The same New York time of day, n bank business days after `moment`."""
     local = moment.astimezone(NEW_YORK)
     return datetime.combine(add_bank_days(local.date(), n), local.timetz().replace(tzinfo=None), NEW_YORK)
+
+
+ACH_CUTOFF = time(14, 0)  # New York time: an ACH created later starts the next bank day
+ACH_DAY_ENDS = time(17, 0)  # New York time by which a day's ACH has landed
+
+
+def ach_start_day(moment: datetime) -> date:
+    """The bank day an ACH created at `moment` starts moving: that day if it is a bank day and before the
+    cut-off, else the next bank day."""
+    local = moment.astimezone(NEW_YORK)
+    if is_bank_day(local.date()) and local.time() < ACH_CUTOFF:
+        return local.date()
+    return add_bank_days(local.date(), 1)
+
+
+def on_or_after_bank_day(day: date) -> date:
+    return day if is_bank_day(day) else add_bank_days(day, 1)
+
+
+def ach_lands_by(created: datetime, bank_days: int = 1) -> datetime:
+    """When an ACH created at `created` should be at the bank: `bank_days` after the day it starts moving."""
+    return datetime.combine(add_bank_days(ach_start_day(created), bank_days), ACH_DAY_ENDS, NEW_YORK)

@@ -14,7 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
-    from closure.bank_calendar import NEW_YORK, bank_days_after
+    from closure.bank_calendar import NEW_YORK, ach_lands_by, bank_days_after
     from closure.broker_types import ReviewTransfersInput, TrackTransfersInput, TransferReview, TransferView
     from closure.errors import TransferFailed
     from closure.money import format_usd
@@ -38,6 +38,7 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         review = await review_transfers(run)
         in_flight = sum(t.in_flight for t in state.outgoing)
         if in_flight:
+            _expect_landing(run, review.broker_now)
             run.enter(ClosurePhase.TRANSFER_COMPLETION, f"Waiting for {in_flight} transfer(s) to complete")
             await run.pause(policy.transfer_poll_interval, "transfer status poll")
             continue
@@ -51,6 +52,14 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         )
         wait = min(policy.broker_to_workflow(watch_end - review.broker_now), policy.returns_poll_interval)
         await run.pause(wait, "returns watch")
+
+
+def _expect_landing(run: ClosureRun, broker_now: datetime) -> None:
+    """Tell the customer when the money should be at the bank, by the banking calendar and the cut-off."""
+    flying = [t.initiated_at for t in run.state.outgoing if t.in_flight]
+    lands = ach_lands_by(max(flying)) if flying else broker_now
+    if lands > broker_now:
+        run.state.next_action_at = workflow.now() + run.policy.broker_to_workflow(lands - broker_now)
 
 
 def returns_watch_end(state: ClosureState, bank_days: int) -> datetime | None:

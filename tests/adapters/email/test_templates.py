@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from email import message_from_string
 from html.parser import HTMLParser
@@ -97,9 +97,26 @@ def _view(cash: str, positions: int, is_open: bool) -> AccountView:
 def test_the_estimate_follows_the_account() -> None:
     cash_only = estimate(_view("150000.00", 0, True), ClosurePolicy(), date(2025, 1, 16))
     assert cash_only.transfers == 3
-    assert (cash_only.earliest, cash_only.latest) == (date(2025, 1, 20), date(2025, 1, 22))
+    # Thursday, Friday, Saturday: the third starts Tuesday (Monday is Martin Luther King Day, banks shut).
+    assert (cash_only.earliest, cash_only.latest) == (date(2025, 1, 22), date(2025, 1, 24))
     weekend = estimate(_view("40000.00", 2, False), ClosurePolicy(), date(2025, 1, 17))
     assert weekend.transfers == 2  # $40,000 cash + $20,000 of shares
     assert "when the market opens on Tuesday, January 21" in weekend.steps[0]
     empty = estimate(_view("0", 0, True), ClosurePolicy(), date(2025, 1, 16))
     assert (empty.transfers, empty.earliest, empty.latest) == (0, date(2025, 1, 16), date(2025, 1, 16))
+
+
+def _flat_at(now: datetime, cash: str = "1000.00") -> AccountView:
+    clock = BrokerClock(now=now, is_open=True, next_open=now, next_close=now)
+    return AccountView(
+        account_id="a", status="ACTIVE", cash=Decimal(cash), cash_withdrawable=Decimal(cash), clock=clock
+    )
+
+
+def test_the_estimate_follows_the_banking_calendar_and_the_ach_cut_off() -> None:
+    # Friday before Columbus Day: the NYSE trades on Monday, the banks do not.
+    morning = estimate(_flat_at(ny(2025, 10, 10, 10, 0)), ClosurePolicy(), date(2025, 10, 10))
+    assert (morning.earliest, morning.latest) == (date(2025, 10, 14), date(2025, 10, 16))
+    after_cut_off = estimate(_flat_at(ny(2025, 10, 10, 15, 0)), ClosurePolicy(), date(2025, 10, 10))
+    assert "from Tuesday, October 14" in after_cut_off.steps[-2]
+    assert (after_cut_off.earliest, after_cut_off.latest) == (date(2025, 10, 15), date(2025, 10, 17))
