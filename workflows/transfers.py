@@ -27,6 +27,7 @@ from workflows.run import ClosureHalted, ClosureRun
 # Behaviour changes, each behind `workflow.patched()` so closures started before them replay unchanged.
 QUARANTINE = "ambiguous-create-quarantine"
 RETURNS_WATCH = "returns-watch"
+LANDING_ESTIMATE = "transfer-landing-estimate"
 
 
 async def follow_transfers(run: ClosureRun) -> ClosurePhase:
@@ -38,7 +39,8 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         review = await review_transfers(run)
         in_flight = sum(t.in_flight for t in state.outgoing)
         if in_flight:
-            _expect_landing(run, review.broker_now)
+            if workflow.patched(LANDING_ESTIMATE):
+                _expect_landing(run, review.broker_now)
             run.enter(ClosurePhase.TRANSFER_COMPLETION, f"Waiting for {in_flight} transfer(s) to complete")
             await run.pause(policy.transfer_poll_interval, "transfer status poll")
             continue
@@ -58,8 +60,10 @@ def _expect_landing(run: ClosureRun, broker_now: datetime) -> None:
     """Tell the customer when the money should be at the bank, by the banking calendar and the cut-off."""
     flying = [t.initiated_at for t in run.state.outgoing if t.in_flight]
     lands = ach_lands_by(max(flying)) if flying else broker_now
-    if lands > broker_now:
-        run.state.next_action_at = workflow.now() + run.policy.broker_to_workflow(lands - broker_now)
+    expected = workflow.now() + run.policy.broker_to_workflow(lands - broker_now)
+    if lands > broker_now and run.state.next_action_at != expected:
+        run.state.next_action_at = expected
+        run.changed()
 
 
 def returns_watch_end(state: ClosureState, bank_days: int) -> datetime | None:
