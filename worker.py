@@ -1,4 +1,5 @@
-"""The worker: runs AccountClosureWorkflow and its activities against the Temporal named in settings.
+"""The worker: runs AccountClosureWorkflow, the reconciliation sweep and their activities against the
+Temporal named in settings.
 
 `python -m worker` (or the `account-closure-worker` script). With `CLOSURE_WORKER__BROKER_TASK_QUEUE` set,
 broker activities run on their own task queue, rate-limited by the Temporal server across every worker so
@@ -25,6 +26,8 @@ from temporalio.worker import Worker
 from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import build_activities
+from ops.operations import Operations
+from ops.sweep import ReconciliationSweep, SweepActivities
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.task_failures import TaskFailure, WorkflowTaskFailureWatch
@@ -69,7 +72,9 @@ def build_workers(
     groups = build_activities(settings)
     queue = task_queue or settings.temporal.task_queue
     watch_task_failures(client, queue, groups.email)
-    side_effects = [*groups.side_effects(), *extra_activities]
+    sweep = SweepActivities(Operations.from_settings(settings, client))
+    side_effects = [*groups.side_effects(), sweep.find_stuck, *extra_activities]
+    workflows = [*workflows, ReconciliationSweep]
     broker_queue = settings.worker.broker_task_queue
     if broker_queue is None:
         everything = [*groups.broker.all(), *side_effects]

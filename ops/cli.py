@@ -4,6 +4,7 @@
     closure find-stuck                closure resume ACCOUNT | --all [--dry-run]
     closure retry ACCOUNT [--dry-run] closure cancel ACCOUNT --reason R [--dry-run]
     closure import-legacy [--account A] [--dry-run]
+    closure schedule create [--every-minutes N] | describe | pause --note N | unpause | trigger
 
 Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS, REDIS_URL, ...).
 """
@@ -13,21 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
 
-import redis
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from adapters.alpaca.broker import AlpacaBroker
-from adapters.alpaca.connection import BrokerConnection
-from adapters.records.from_settings import records_from
 from closure.money import format_usd
 from closure.phases import ClosurePhase
+from ops import sweep_schedule
 from ops.operations import Action, OperationRefused, Operations
 from ops.stuck import find_stuck as find_stuck_closures
+from ops.sweep_schedule import SweepSchedule
 from runtime.settings import Settings
 from runtime.temporal import connect
 from workflows.client import closure_query, list_closures
@@ -53,13 +53,7 @@ def _options(
 
 
 async def _operations(settings: Settings) -> Operations:
-    return Operations(
-        settings=settings,
-        client=await connect(settings.temporal),
-        records=records_from(settings),
-        broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
-        redis=redis.Redis.from_url(settings.redis_url) if settings.redis_url else None,
-    )
+    return Operations.from_settings(settings, await connect(settings.temporal))
 
 
 def _run(work: Callable[[Operations], Awaitable[T]]) -> T:
@@ -218,6 +212,63 @@ def import_legacy(
     """Turn legacy closure_state / withdrawal_state / partial_withdrawal keys into workflows, keeping
     transfers_completed so the 24 h window and the totals stay right."""
     _actions(_run(lambda ops: ops.import_legacy(account, dry_run)))
+
+
+schedule = typer.Typer(
+    help="The reconciliation sweep's Temporal Schedule (it replaces the legacy hourly cron).",
+    no_args_is_help=True,
+)
+app.add_typer(schedule, name="schedule")
+Note = Annotated[str, typer.Option(help="Why, for the next operator")]
+
+
+def _show(found: SweepSchedule) -> None:
+    table = _table("schedule", "every", "paused", "note", "next runs", "recent runs")
+    table.add_row(
+        found.schedule_id,
+        str(found.every),
+        "yes" if found.paused else "no",
+        found.note,
+        "\n".join(found.next_runs),
+        "\n".join(found.recent_runs),
+    )
+    _emit(found, table)
+
+
+@schedule.command("create")
+def schedule_create(
+    every_minutes: Annotated[
+        int | None, typer.Option(help="Minutes between sweeps (default: worker.sweep_every_minutes)")
+    ] = None,
+) -> None:
+    """Create the sweep's schedule, once per deployment."""
+    settings = Settings()
+    every = timedelta(minutes=every_minutes or settings.worker.sweep_every_minutes)
+    _show(_run(lambda ops: sweep_schedule.create(ops.client, settings.temporal.task_queue, every)))
+
+
+@schedule.command("describe")
+def schedule_describe() -> None:
+    """The interval, whether it is paused and why, the next and the last runs."""
+    _show(_run(lambda ops: sweep_schedule.describe(ops.client)))
+
+
+@schedule.command("pause")
+def schedule_pause(note: Note = "paused by an operator") -> None:
+    """Stop sweeping (an incident, a migration); the note says why."""
+    _show(_run(lambda ops: sweep_schedule.pause(ops.client, note)))
+
+
+@schedule.command("unpause")
+def schedule_unpause(note: Note = "unpaused by an operator") -> None:
+    """Sweep again on the schedule."""
+    _show(_run(lambda ops: sweep_schedule.unpause(ops.client, note)))
+
+
+@schedule.command("trigger")
+def schedule_trigger() -> None:
+    """Sweep now, beside the schedule (after a fix, to see the findings clear)."""
+    _show(_run(lambda ops: sweep_schedule.trigger(ops.client)))
 
 
 def main() -> None:

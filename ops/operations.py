@@ -18,7 +18,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, W
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
+from adapters.alpaca.connection import BrokerConnection
 from adapters.records import CLOSED, PENDING_CLOSURE, UserRecords
+from adapters.records.from_settings import records_from
 from adapters.redis.legacy import LegacyTransfer, closure_state, legacy_accounts, read_legacy
 from closure.broker_types import TransferView
 from closure.confirmation import workflow_id_for
@@ -62,6 +64,16 @@ class Operations:
     records: UserRecords
     broker: AlpacaBroker
     redis: redis.Redis | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Client) -> Operations:
+        return cls(
+            settings=settings,
+            client=client,
+            records=records_from(settings),
+            broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
+            redis=redis.Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        )
 
     def handle(self, account_id: str) -> WorkflowHandle[AccountClosureWorkflow, ClosureProgress]:
         return self.client.get_workflow_handle_for(AccountClosureWorkflow.run, workflow_id_for(account_id))

@@ -116,6 +116,9 @@ class WorkerSettings(BaseModel):
     broker_calls_per_minute: int = Field(
         default=900, ge=1, description="Alpaca allows 1,000/min; the rest is headroom for the API's checks."
     )
+    sweep_every_minutes: int = Field(
+        default=15, ge=1, description="Minutes between reconciliation sweeps (`closure schedule create`)."
+    )
     metrics_address: str | None = Field(default=None, description="host:port for the Prometheus endpoint.")
     health_address: str | None = Field(default=None, description="host:port for the worker's /healthz.")
     json_logs: bool = Field(default=True, description="Structured JSON logs with personal data masked.")

@@ -176,6 +176,21 @@ async def credit(sim: Simulator, request: Request) -> Any:
     return wire.ledger_entry(sim.engine.post_cash(account_id, body.amount, body.note))
 
 
+class ManualTransfer(Strict):
+    """An outgoing transfer ops make by hand, over the daily limit if need be."""
+
+    amount: Decimal
+    relationship_id: str
+
+
+async def manual_transfer(sim: Simulator, request: Request) -> Any:
+    await sim.tick()
+    body = await _parse(request, ManualTransfer)
+    order = {"amount": str(body.amount), "direction": "OUTGOING", "relationship_id": body.relationship_id}
+    transfer = sim.engine.transfers.create(request.path_params["account_id"], order, over_the_limit=True)
+    return wire.transfer(transfer)
+
+
 async def transfer_events(sim: Simulator, request: Request) -> Any:
     await sim.tick()
     return [{**e, "at": wire.ts(e["at"])} for e in sim.engine.transfers.events]
@@ -207,6 +222,7 @@ def routes() -> list[Route]:
         Route("/_sim/prices", control(set_prices), methods=["POST"]),
         Route("/_sim/accounts/{account_id}", control(change_account), methods=["PATCH"]),
         Route("/_sim/accounts/{account_id}/credits", control(credit), methods=["POST"]),
+        Route("/_sim/accounts/{account_id}/manual_transfers", control(manual_transfer), methods=["POST"]),
         Route("/_sim/events/transfers", control(transfer_events), methods=["GET"]),
         Route("/_sim/requests", control(request_counts), methods=["GET"]),
         Route("/_sim/rate_limit", control(rate_limit), methods=["GET"]),

@@ -4,6 +4,7 @@ an unknown account answers."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 import requests
@@ -78,3 +79,23 @@ def test_an_unknown_account_answers_as_configured(
 
 def test_the_default_unknown_account_answer_is_alpaca_pys_documented_401(broker: ScenarioBuilder) -> None:
     assert broker.control("GET", "/config")["unknown_account_status"] == 401
+
+
+def test_an_operator_can_send_a_manual_transfer_over_the_daily_limit_and_it_counts(
+    broker: ScenarioBuilder,
+) -> None:
+    seeded = broker.funded_account(Decimal("80000.00"))
+    assert seeded.relationship_id is not None
+    with pytest.raises(APIError) as refused:
+        broker.withdraw(seeded, "60000.00")
+    assert "daily ACH limit" in refused.value.message
+    manual = broker.control(
+        "POST",
+        f"/accounts/{seeded.account_id}/manual_transfers",
+        {"amount": "60000.00", "relationship_id": seeded.relationship_id},
+    )
+    assert manual["status"] == "QUEUED"
+    [entry] = [e for e in broker.ledger(seeded.account_id)["entries"] if e["transfer_id"] == manual["id"]]
+    assert "overridden by an operator" in entry["note"]
+    with pytest.raises(APIError):
+        broker.withdraw(seeded, "1.00")  # the window is used up: it counts like any other transfer
