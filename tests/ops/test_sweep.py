@@ -12,18 +12,31 @@ from typing import Any
 
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
 from adapters.records import PENDING_CLOSURE, UserRecord
 from adapters.records.sqlite import SqliteRecords
 from closure.phases import ClosurePhase
 from ops import sweep_schedule
+from ops.cli import app as cli_app
 from ops.sweep import SweepResult
+from ops.sweep_schedule import SweepSchedule
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings, TemporalSettings
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
 from tests.support import ny
 from worker import build_workers
 from workflows.client import start_closure
+
+
+def _cli(settings: Settings, *args: str) -> Result:
+    environment = {
+        "CLOSURE_TEMPORAL__ADDRESS": settings.temporal.address,
+        "CLOSURE_TEMPORAL__TASK_QUEUE": settings.temporal.task_queue,
+        "CLOSURE_ALPACA__BASE_URL": str(settings.alpaca.base_url),
+        "CLOSURE_RECORDS__SQLITE_PATH": str(settings.records.sqlite_path),
+    }
+    return CliRunner().invoke(cli_app, list(args), env=environment)
 
 
 def _alerts(outbox: Path, account_id: str) -> list[dict[str, Any]]:
@@ -58,7 +71,7 @@ async def test_the_sweep_alerts_each_finding_once_and_stays_quiet_on_a_healthy_c
 ) -> None:
     queue = f"closures-{uuid.uuid4()}"
     settings = Settings(
-        temporal=TemporalSettings(task_queue=queue),
+        temporal=TemporalSettings(address=dev_env.client.service_client.config.target_host, task_queue=queue),
         alpaca=AlpacaSettings(base_url=sim.url),
         records=RecordsSettings(sqlite_path=tmp_path / "closure.db"),
         email=EmailSettings(outbox_dir=tmp_path / "outbox"),
@@ -89,12 +102,23 @@ async def test_the_sweep_alerts_each_finding_once_and_stays_quiet_on_a_healthy_c
                 status=PENDING_CLOSURE,
             )
         )
-        created = await sweep_schedule.create(client, queue, timedelta(hours=12))
-        assert (created.every, created.paused) == (timedelta(hours=12), False)
+        missing = await asyncio.to_thread(_cli, settings, "schedule", "describe")
+        assert missing.exit_code == 1
+        assert "create it with `closure schedule create`" in " ".join(missing.output.split())
+        created = await asyncio.to_thread(
+            _cli, settings, "--json", "schedule", "create", "--every-minutes", "720"
+        )
+        assert created.exit_code == 0, created.output
+        assert json.loads(created.output)["paused"] is False
         try:
+            again = await asyncio.to_thread(_cli, settings, "schedule", "create")
+            assert (again.exit_code, "already exists" in " ".join(again.output.split())) == (1, True)
             first = await _sweep_once(client)
             second = await _sweep_once(client)
-            paused = await sweep_schedule.pause(client, "incident 42")
+            paused_out = await asyncio.to_thread(
+                _cli, settings, "--json", "schedule", "pause", "--note", "incident 42"
+            )
+            paused = SweepSchedule.model_validate_json(paused_out.output)
         finally:
             await client.get_schedule_handle(sweep_schedule.SWEEP_SCHEDULE_ID).delete()
     finally:
@@ -111,4 +135,4 @@ async def test_the_sweep_alerts_each_finding_once_and_stays_quiet_on_a_healthy_c
     assert alert["kind"] == "ops_alert"
     assert "pending_without_workflow" in alert["subject"]
     assert _alerts(settings.email.outbox_dir, healthy.account_id) == [], "quiet on a healthy closure"
-    assert (paused.paused, paused.note) == (True, "incident 42")
+    assert (paused.every, paused.paused, paused.note) == (timedelta(hours=12), True, "incident 42")
