@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import heapq
+import json
 import os
 import pickle
 import time
@@ -168,11 +169,30 @@ async def _serve(
             return error_response(fault.status, f"simulated timeout on {label}")
     await sim.tick()
     response = await _handle(sim, request, handler, status)
+    if fault is not None and fault.kind == "malformed":
+        return _malformed(response, fault)
     if fault is not None and fault.kind == "lost_response":
         # The work is done and recorded; the caller never hears about it.
         await asyncio.sleep(fault.latency_seconds)
         return error_response(fault.status, f"simulated lost response on {label}")
     return response
+
+
+def _malformed(real: Response, fault: FaultRule) -> Response:
+    """The work is done; the answer is what the rule says instead."""
+    if fault.body is not None:
+        if isinstance(fault.body, str):
+            return Response(fault.body, status_code=fault.status, media_type="text/html")
+        return JSONResponse(fault.body, status_code=fault.status)
+    answer = json.loads(bytes(real.body)) if real.body else {}
+    items = answer if isinstance(answer, list) else [answer]
+    for item in items:
+        for key, value in (fault.patch or {}).items():
+            if value is None:
+                item.pop(key, None)
+            else:
+                item[key] = value
+    return JSONResponse(answer, status_code=fault.status)
 
 
 async def _handle(sim: Simulator, request: Request, handler: Handler, status: int) -> Response:

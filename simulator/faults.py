@@ -9,18 +9,20 @@ does the work and answers, even if the caller has hung up meanwhile; `timeout` w
 without doing the work; `lost_response` does the work, waits, then answers `status`; `late` queues the
 request and does the work `latency_seconds` later *on the broker's clock* (so it lines up with a clock that
 follows Temporal's skipped time), answering the caller then if it is still there, or `status` after
-`latency_seconds` of real time: a create the broker processes after the client's timeout.
+`latency_seconds` of real time: a create the broker processes after the client's timeout; `malformed` does
+the work and answers `status` with `body` instead, or with the real answer changed by `patch` (a missing
+field, an unknown status, an absurd amount): the broker input a client must not trust.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
-FaultKind = Literal["error", "latency", "timeout", "lost_response", "late"]
+FaultKind = Literal["error", "latency", "timeout", "lost_response", "late", "malformed"]
 
 
 class FaultRule(BaseModel):
@@ -28,7 +30,9 @@ class FaultRule(BaseModel):
 
     route: str = Field(default="*", description='"*", "GET *" or "POST /v1/accounts/{account_id}/transfers"')
     kind: FaultKind = "error"
-    status: int = Field(default=503, ge=400, le=599, description="Status of an error (and of a late answer).")
+    status: int = Field(
+        default=503, ge=200, le=599, description="Status of an error (and of a late or a malformed answer)."
+    )
     rate: float = Field(default=1.0, ge=0, le=1)
     count: int | None = Field(default=None, ge=1, description="Fire at most this many times.")
     skip: int = Field(default=0, ge=0, description="Let this many matching requests through first.")
@@ -36,8 +40,31 @@ class FaultRule(BaseModel):
     latency_seconds: float = Field(
         default=0.0, ge=0, description="Delay for latency, timeout, lost_response, late."
     )
+    body: Any = Field(
+        default=None, description="malformed: the answer instead of the real one (JSON, or a string sent raw)"
+    )
+    patch: dict[str, Any] | None = Field(
+        default=None,
+        description="malformed: merged into the real JSON answer (each item of a list); a null removes the key",
+    )
     hits: int = 0
     seen: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _malformed_answers_200(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("kind") == "malformed" and "status" not in raw:
+            return {**raw, "status": 200}  # a bad body usually comes with a good status
+        return raw
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> FaultRule:
+        if self.kind == "malformed":
+            if (self.body is None) == (self.patch is None):
+                raise ValueError("a malformed fault needs exactly one of body or patch")
+        elif self.status < 400:
+            raise ValueError(f"a {self.kind} fault answers an error status (400-599), not {self.status}")
+        return self
 
     @field_validator("route")
     @classmethod

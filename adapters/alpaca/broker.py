@@ -41,15 +41,27 @@ from closure.errors import (
     AccountNotClosedYet,
     AccountNotEmpty,
     BrokerRequestRefused,
+    BrokerResponseInvalid,
     BrokerStateUnexpected,
     BrokerUnavailable,
     WithdrawalOutcomeUnknown,
     WithdrawalRefused,
 )
-from closure.money import ZERO, cents, parse_money
+from closure.money import ZERO, InvalidAmount, cents, parse_money
 
 DAILY_WINDOW = timedelta(hours=24)
 log = logging.getLogger("account_closure.broker")
+
+
+def _money(raw: str | None, field: str) -> Decimal:
+    """A broker amount the closure relies on. A missing one is not zero (reading it as zero could close an
+    account with money on it), and one that is not a number is the broker's error, not ours to retry."""
+    if raw is None or raw == "":
+        raise BrokerResponseInvalid(f"the broker's answer has no {field}")
+    try:
+        return parse_money(raw)
+    except InvalidAmount as exc:
+        raise BrokerResponseInvalid(f"the broker sent {exc}") from exc
 
 
 def _enum_text(value: Any) -> str:
@@ -57,9 +69,12 @@ def _enum_text(value: Any) -> str:
 
 
 def transfer_view(t: Transfer | ListedTransfer) -> TransferView:
+    amount = _money(t.amount, "amount")
+    if amount <= 0:
+        raise BrokerResponseInvalid(f"the broker lists transfer {t.id} with the amount {t.amount!r}")
     return TransferView(
         id=str(t.id),
-        amount=parse_money(t.amount),
+        amount=amount,
         status=_enum_text(t.status),
         direction=_enum_text(t.direction),
         relationship_id=str(t.relationship_id) if t.relationship_id else None,
@@ -105,7 +120,7 @@ class AlpacaBroker:
 
     def cash(self, account_id: str) -> Decimal:
         """The account's cash, readable after the account is closed too."""
-        return parse_money(self._broker.trade_account(account_id).cash)
+        return _money(self._broker.trade_account(account_id).cash, "cash")
 
     def inspect_account(self, account_id: str) -> AccountView:
         """Account status, balances, positions, open orders, the approved bank, and the broker's clock."""
@@ -118,11 +133,11 @@ class AlpacaBroker:
             status=_enum_text(acct.status),
             account_blocked=bool(acct.account_blocked),
             transfers_blocked=bool(acct.transfers_blocked),
-            cash=parse_money(acct.cash),
-            cash_withdrawable=parse_money(acct.cash_withdrawable),
-            pending_transfer_out=parse_money(acct.pending_transfer_out),
-            pending_transfer_in=parse_money(acct.pending_transfer_in),
-            long_market_value=parse_money(acct.long_market_value),
+            cash=_money(acct.cash, "cash"),
+            cash_withdrawable=_money(acct.cash_withdrawable, "cash_withdrawable"),
+            pending_transfer_out=_money(acct.pending_transfer_out, "pending_transfer_out"),
+            pending_transfer_in=_money(acct.pending_transfer_in, "pending_transfer_in"),
+            long_market_value=_money(acct.long_market_value, "long_market_value"),
             positions=[PositionView(symbol=p.symbol, qty=Decimal(p.qty)) for p in positions],
             open_orders=len(orders),
             approved_relationship=_relationship_view(approved) if approved else None,
@@ -167,11 +182,11 @@ class AlpacaBroker:
         in_window = [t for t in outgoing if t.uses_daily_limit and t.created_at > now - DAILY_WINDOW]
         used = sum((t.amount for t in in_window), ZERO)
         limit_left = max(request.daily_limit - used, ZERO)
-        withdrawable = parse_money(acct.cash_withdrawable)
+        withdrawable = _money(acct.cash_withdrawable, "cash_withdrawable")
         known = set(request.known_transfer_ids)
         return TransferPlan(
             broker_now=now,
-            cash=parse_money(acct.cash),
+            cash=_money(acct.cash, "cash"),
             cash_withdrawable=withdrawable,
             window_used=used,
             limit_left=limit_left,
@@ -204,6 +219,9 @@ class AlpacaBroker:
             if exc.processed_maybe:
                 raise WithdrawalOutcomeUnknown(f"{request.chunk_key}: {exc}") from exc
             raise
+        except BrokerResponseInvalid as exc:
+            # The broker answered, so it may well have made the transfer: an unreadable answer is not a no.
+            raise WithdrawalOutcomeUnknown(f"{request.chunk_key}: {exc}") from exc
         return CreatedWithdrawal(chunk_key=request.chunk_key, transfer=transfer_view(created), adopted=False)
 
     def track_transfers(self, request: TrackTransfersInput) -> list[TransferView]:
@@ -229,9 +247,11 @@ class AlpacaBroker:
             left.append(f"{len(positions)} position(s)")
         if orders := self._broker.open_orders(account_id):
             left.append(f"{len(orders)} open order(s)")
-        if (cash := parse_money(acct.cash)) != 0:
+        if (cash := _money(acct.cash, "cash")) != 0:
             left.append(f"cash {cash}")
-        if parse_money(acct.pending_transfer_out) or parse_money(acct.pending_transfer_in):
+        if _money(acct.pending_transfer_out, "pending_transfer_out") or _money(
+            acct.pending_transfer_in, "pending_transfer_in"
+        ):
             left.append("pending transfers")
         return left
 

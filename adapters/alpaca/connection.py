@@ -102,6 +102,8 @@ def _translate(what: str, exc: Exception) -> Exception:
         return BrokerUnavailable(
             f"{what}: broker unreachable ({type(exc).__name__})", processed_maybe=not _never_sent(exc)
         )
+    if isinstance(exc, requests.JSONDecodeError):  # a success status with a body that is not JSON
+        return BrokerResponseInvalid(f"{what}: the broker's answer is not JSON ({exc})")
     if isinstance(exc, requests.RequestException):
         return BrokerUnavailable(f"{what}: request failed ({type(exc).__name__}: {exc})")
     if isinstance(exc, ValidationError):

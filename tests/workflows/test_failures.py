@@ -166,3 +166,36 @@ async def test_an_account_the_broker_does_not_know_parks_as_not_found_not_as_bad
         assert parked.attention is not None
         assert parked.attention.error_type == "AccountNotFound", parked.attention.reason
         assert str(answer) in parked.attention.reason
+
+
+async def test_an_answer_the_closure_cannot_read_parks_it_with_the_reason_and_a_retry_carries_on(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
+        account = lab.broker.funded_account(Decimal("1000.00"))
+        # The account's cash goes missing from one answer: read as zero, the closure would close a funded account.
+        lab.broker.faults(
+            [
+                {
+                    "route": "GET /v1/trading/accounts/{account_id}/account",
+                    "kind": "malformed",
+                    "patch": {"cash": None},
+                    "count": 1,
+                }
+            ]
+        )
+        lab.follow_temporal()
+        started = await lab.start(account)
+        parked = await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+
+        assert parked.attention is not None
+        assert parked.attention.error_type == "BrokerResponseInvalid"
+        assert "has no cash" in parked.attention.reason
+        assert lab.ledger(account.account_id)["status"] == "ACTIVE"
+        await started.handle.execute_update(
+            AccountClosureWorkflow.retry, RetryRequest(operator="ops@example.com", note="broker fixed")
+        )
+        progress = await lab.finish(started)
+        assert progress.phase == ClosurePhase.COMPLETED
+        assert amounts(lab, account.account_id) == [Decimal("1000.00")]
+        lab.assert_invariants(account.account_id, progress)
