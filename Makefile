@@ -33,6 +33,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 
+## The seeded simulation over many seeds (SEEDS=FIRST:LAST); a failing seed prints its replay command.
+SEEDS ?= 0:200
+bench-seeds: $(STAMP)
+	$(PY) -m bench.seeded_simulation --seeds $(SEEDS)
+
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)
 	$(PY) -m devtools.email_preview
