@@ -17,11 +17,6 @@ from closure.money import format_usd
 from closure.policy import ClosurePolicy
 
 
-def add_business_days(day: date, n: int) -> date:
-    """The nth bank business day after `day`."""
-    return add_bank_days(day, n)
-
-
 def estimate(view: AccountView, policy: ClosurePolicy, today: date) -> ClosureEstimate:
     total = view.cash + view.long_market_value
     if total <= 0 and view.is_flat:

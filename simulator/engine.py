@@ -24,6 +24,11 @@ from simulator.transfers import TransferDesk
 CENT = Decimal("0.01")
 
 
+def _check_posting(amount: Decimal) -> None:
+    if amount == 0 or amount != amount.quantize(CENT):
+        raise BrokerApiError(422, "amount must be whole cents and not zero", code=42210000)
+
+
 @dataclass(order=True)
 class _Event:
     at: datetime
@@ -126,8 +131,7 @@ class BrokerEngine:
     def post_cash(self, account_id: str, amount: Decimal, note: str) -> LedgerEntry:
         """Cash posted from outside the closure: a dividend or interest (a credit), a fee charged later (a
         debit). The broker posts it whatever the account's state, closed included, as the real one does."""
-        if amount == 0 or amount != amount.quantize(CENT):
-            raise BrokerApiError(422, "amount must be whole cents and not zero", code=42210000)
+        _check_posting(amount)
         account = self.account(account_id)
         account.cash += amount
         kind = "credit" if amount > 0 else "debit"
@@ -135,8 +139,7 @@ class BrokerEngine:
 
     def post_cash_at(self, at: datetime, account_id: str, amount: Decimal, note: str) -> None:
         """Post it later, on the broker's clock (a fee that lands after the sale, a dividend after closing)."""
-        if amount == 0 or amount != amount.quantize(CENT):
-            raise BrokerApiError(422, "amount must be whole cents and not zero", code=42210000)
+        _check_posting(amount)
         self.account(account_id)
         self.schedule(at, partial(self.post_cash, account_id, amount, note))
 

@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.user_records import AccountAt, AttentionFlag, UserRecordActivities
+    from closure.bank_calendar import add_bank_days
     from closure.broker_types import AccountView
     from closure.email_facts import (
         CompletionFacts,
@@ -20,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
         TransferFacts,
         TransferLine,
     )
-    from closure.estimate import add_business_days, estimate
+    from closure.estimate import estimate
     from closure.money import ZERO
     from closure.progress import TransferRecord
 
@@ -78,7 +79,7 @@ def transfer_sent(run: ClosureRun, record: TransferRecord) -> None:
         amount=record.amount,
         bank_last4=_bank_last4(run),
         initiated_at=record.initiated_at,
-        expected_by=add_business_days(record.initiated_at.date(), 3),
+        expected_by=add_bank_days(record.initiated_at.date(), 3),
         sent_so_far=run.state.amount_sent,
         remaining=max(run.state.last_withdrawable - record.amount, ZERO),
     )

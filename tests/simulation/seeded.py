@@ -142,8 +142,10 @@ async def run_seed(
             await started.handle.execute_update(
                 AccountClosureWorkflow.retry, RetryRequest(operator="seeded-ops", note=f"retry {retries}")
             )
-        fired = sum(r["hits"] for r in broker.control("GET", "/faults")["rules"])
-        fired += sum(o["used"] for o in broker.control("GET", "/faults")["transfer_outcomes"])
+        installed = broker.control("GET", "/faults")
+        fired = sum(r["hits"] for r in installed["rules"]) + sum(
+            o["used"] for o in installed["transfer_outcomes"]
+        )
         broker.faults([], [])
         ledger = lab.ledger(account.account_id)
         problems = _violations(ledger, progress, lab.policy.daily_transfer_limit)
