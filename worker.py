@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
@@ -58,6 +59,24 @@ def _worker(
         max_task_queue_activities_per_second=activities_per_second,
         interceptors=[TypedErrorsInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=30),
+        deployment_config=deployment_config(settings),
+    )
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker Versioning when a build id is set (docs/deployment.md says how a new build takes over).
+
+    Closures live for days, so they auto-upgrade: a running closure moves to the current build at its next
+    workflow task, and every change to its command sequence goes behind `workflow.patched()` (replay tests in
+    tests/workflows/histories prove it). Pinning would keep each build's workers up until its closures end.
+    """
+    build_id = settings.worker.build_id
+    if build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=settings.worker.deployment_name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )
 
 

@@ -5,6 +5,7 @@
     closure retry ACCOUNT [--dry-run] closure cancel ACCOUNT --reason R [--dry-run]
     closure import-legacy [--account A] [--dry-run]
     closure schedule create [--every-minutes N] | describe | pause --note N | unpause | trigger
+    closure deployment describe       closure deployment promote BUILD_ID
 
 Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS, REDIS_URL, ...).
 """
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from closure.money import format_usd
 from closure.phases import ClosurePhase
+from ops import deployment as worker_deployment
 from ops import sweep_schedule
 from ops.operations import Action, OperationRefused, Operations
 from ops.stuck import find_stuck as find_stuck_closures
@@ -269,6 +271,37 @@ def schedule_unpause(note: Note = "unpaused by an operator") -> None:
 def schedule_trigger() -> None:
     """Sweep now, beside the schedule (after a fix, to see the findings clear)."""
     _show(_run(lambda ops: sweep_schedule.trigger(ops.client)))
+
+
+deployment = typer.Typer(
+    help="The worker's Temporal Worker Deployment: which build runs closures (docs/deployment.md).",
+    no_args_is_help=True,
+)
+app.add_typer(deployment, name="deployment")
+
+
+def _show_deployment(found: worker_deployment.WorkerDeployment) -> None:
+    table = _table("build", "status", "current")
+    for build in found.builds:
+        table.add_row(build.build_id, build.status, "yes" if build.current else "")
+    _emit(found, table)
+
+
+@deployment.command("describe")
+def deployment_describe() -> None:
+    """The builds whose workers have polled, and the current one."""
+    name = Settings().worker.deployment_name
+    _show_deployment(_run(lambda ops: worker_deployment.describe(ops.client, name)))
+
+
+@deployment.command("promote")
+def deployment_promote(
+    build_id: Annotated[str, typer.Argument(help="The build whose workers now take every closure")],
+    operator: Annotated[str, typer.Option(help="Who promotes it, for the deployment's record")] = "ops-cli",
+) -> None:
+    """Make a build current once its workers run; running closures move to it at their next step."""
+    name = Settings().worker.deployment_name
+    _show_deployment(_run(lambda ops: worker_deployment.promote(ops.client, name, build_id, operator)))
 
 
 def main() -> None:

@@ -7,9 +7,10 @@ the admin API are thin faces over it. Every change has a dry run that says exact
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from pydantic import BaseModel
@@ -32,6 +33,8 @@ from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import start_closure
 
+T = TypeVar("T")
+
 QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone must not hang the operator
 # A workflow task on its third attempt has failed twice: code, not a passing hiccup.
 FAILING_TASK_ATTEMPTS = 3
@@ -47,6 +50,16 @@ class Action(BaseModel):
 
 class OperationRefused(Exception):
     """An operator command that cannot be carried out, with the reason (one line, for the operator)."""
+
+
+async def refused_when_missing(work: Awaitable[T], reason: str) -> T:
+    """Temporal's NOT_FOUND for a schedule or a deployment, as the operator's one-line reason."""
+    try:
+        return await work
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise OperationRefused(reason) from None
+        raise
 
 
 class ClosureNotFound(OperationRefused):

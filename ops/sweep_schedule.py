@@ -19,9 +19,8 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
-from ops.operations import OperationRefused
+from ops.operations import OperationRefused, refused_when_missing
 from ops.sweep import SWEEP_WORKFLOW_ID, ReconciliationSweep, SweepInput
 
 SWEEP_SCHEDULE_ID = "reconciliation-sweep"
@@ -91,11 +90,6 @@ def _handle(client: Client) -> ScheduleHandle:
 
 
 async def _call(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise OperationRefused(
-                f"no schedule {SWEEP_SCHEDULE_ID}: create it with `closure schedule create`"
-            ) from None
-        raise
+    return await refused_when_missing(
+        work, f"no schedule {SWEEP_SCHEDULE_ID}: create it with `closure schedule create`"
+    )

@@ -119,6 +119,14 @@ class WorkerSettings(BaseModel):
     sweep_every_minutes: int = Field(
         default=15, ge=1, description="Minutes between reconciliation sweeps (`closure schedule create`)."
     )
+    build_id: str | None = Field(
+        default=None,
+        description=(
+            "Worker Versioning: this worker's build (the image tag) in the `deployment_name` Worker Deployment. "
+            "Unset: an unversioned worker. Set: it takes tasks once `closure deployment promote` makes it current."
+        ),
+    )
+    deployment_name: str = Field(default="account-closure", description="The Temporal Worker Deployment.")
     metrics_address: str | None = Field(default=None, description="host:port for the Prometheus endpoint.")
     health_address: str | None = Field(default=None, description="host:port for the worker's /healthz.")
     json_logs: bool = Field(default=True, description="Structured JSON logs with personal data masked.")

@@ -52,6 +52,8 @@ PHASES: dict[ClosurePhase, tuple[Phase, str]] = {
 }
 
 
+# Versioned workers run closures auto-upgrading (worker.deployment_config says why). The behaviour is set there
+# and not here: an unversioned worker (make demo) whose workflow declares one never completes a closure.
 @workflow.defn
 class AccountClosureWorkflow:
     @workflow.init
