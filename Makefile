@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo dev test lint format venv clean preview-emails
+.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: $(STAMP)
 SEEDS ?= 0:200
 bench-seeds: $(STAMP)
 	$(PY) -m bench.seeded_simulation --seeds $(SEEDS)
+
+## Real-process chaos: 200 closures, workers SIGKILLed, the dev server restarted (SEED=N).
+SEED ?= 1
+bench-chaos: $(STAMP)
+	$(PY) -m devtools.chaos --seed $(SEED) --closures 200
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

@@ -162,3 +162,15 @@ def check_completed_closure(
         + no_duplicate_transfers(raw_ledger, progress)
         + closed_only_when_empty(raw_ledger)
     )
+
+
+def check_closure_outcome(raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal) -> list[str]:
+    """A completed closure keeps every promise; one parked with ops keeps the money promises mid-way."""
+    if progress.phase == ClosurePhase.COMPLETED:
+        return check_completed_closure(raw_ledger, progress, limit)
+    return (
+        never_silent(progress)
+        + daily_limit_respected(raw_ledger, limit)
+        + no_duplicate_transfers(raw_ledger, progress)
+        + closed_only_when_empty(raw_ledger)
+    )

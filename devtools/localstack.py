@@ -88,6 +88,25 @@ class LocalStack:
             restarted.append(name)
         return restarted
 
+    def kill(self, name: str) -> bool:
+        """SIGKILL, as a lost node or the OOM killer would: no shutdown, nothing flushed. False if not running."""
+        for piece, process in self.processes:
+            if piece == name and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+                return True
+        return False
+
+    def running(self, name: str) -> bool:
+        return any(piece == name and process.poll() is None for piece, process in self.processes)
+
+    def restart(self, name: str) -> None:
+        """Start a piece again from its recipe (its state lives in files, so it carries on)."""
+        for index, (piece, process) in enumerate(self.processes):
+            if piece == name and process.poll() is not None:
+                args, env = self.recipes[name]
+                self.processes[index] = (name, self._popen(name, args, env))
+
     def temporal(self, port: int, ui_port: int, db_file: Path) -> str:
         binary = BIN / "temporal"
         if not binary.exists():
@@ -117,8 +136,8 @@ class LocalStack:
         _wait_for_port(port, process, "the API", log, timeout=30)
         return f"http://127.0.0.1:{port}"
 
-    def worker(self, env: dict[str, str]) -> None:
-        process, log = self._spawn("worker", [sys.executable, "-m", "worker"], env)
+    def worker(self, env: dict[str, str], name: str = "worker") -> None:
+        process, log = self._spawn(name, [sys.executable, "-m", "worker"], env)
         time.sleep(0.5)
         if process.poll() is not None:
             raise StackError(f"the worker exited with {process.returncode}; see {log}")

@@ -171,6 +171,9 @@ async def _serve(
     response = await _handle(sim, request, handler, status)
     if fault is not None and fault.kind == "malformed":
         return _malformed(response, fault)
+    if fault is not None and fault.kind == "held":
+        await asyncio.sleep(fault.latency_seconds)  # the work is done; the answer is on its way
+        return response
     if fault is not None and fault.kind == "lost_response":
         # The work is done and recorded; the caller never hears about it.
         await asyncio.sleep(fault.latency_seconds)

@@ -11,7 +11,9 @@ request and does the work `latency_seconds` later *on the broker's clock* (so it
 follows Temporal's skipped time), answering the caller then if it is still there, or `status` after
 `latency_seconds` of real time: a create the broker processes after the client's timeout; `malformed` does
 the work and answers `status` with `body` instead, or with the real answer changed by `patch` (a missing
-field, an unknown status, an absurd amount): the broker input a client must not trust.
+field, an unknown status, an absurd amount): the broker input a client must not trust; `held` does the work,
+then holds the real answer for `latency_seconds`: a window in which a client killed has done the work
+without recording it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
-FaultKind = Literal["error", "latency", "timeout", "lost_response", "late", "malformed"]
+FaultKind = Literal["error", "latency", "timeout", "lost_response", "late", "malformed", "held"]
 
 
 class FaultRule(BaseModel):
@@ -62,6 +64,9 @@ class FaultRule(BaseModel):
         if self.kind == "malformed":
             if (self.body is None) == (self.patch is None):
                 raise ValueError("a malformed fault needs exactly one of body or patch")
+        elif self.kind == "held":
+            if self.latency_seconds <= 0:
+                raise ValueError("a held fault holds the answer for latency_seconds, more than 0")
         elif self.status < 400:
             raise ValueError(f"a {self.kind} fault answers an error status (400-599), not {self.status}")
         return self

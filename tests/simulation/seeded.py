@@ -19,13 +19,8 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
-from closure.progress import ClosureProgress, RetryRequest
-from devtools.invariants import (
-    check_completed_closure,
-    closed_only_when_empty,
-    daily_limit_respected,
-    no_duplicate_transfers,
-)
+from closure.progress import RetryRequest
+from devtools.invariants import check_closure_outcome
 from simulator.server import SimulatorServer
 from tests.support import closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
@@ -148,19 +143,8 @@ async def run_seed(
         )
         broker.faults([], [])
         ledger = lab.ledger(account.account_id)
-        problems = _violations(ledger, progress, lab.policy.daily_transfer_limit)
+        problems = check_closure_outcome(ledger, progress, lab.policy.daily_transfer_limit)
         withdrawals = [e for e in ledger["entries"] if e["kind"] == "withdrawal"]
         withdrawn = sum((Decimal(e["amount"]) for e in withdrawals if e["status"] == "COMPLETE"), Decimal(0))
         reason = progress.attention.reason if progress.attention else None
         return SeedReport(seed, problems, progress.phase, retries, fired, len(withdrawals), withdrawn, reason)
-
-
-def _violations(ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal) -> list[str]:
-    if progress.phase == ClosurePhase.COMPLETED:
-        return check_completed_closure(ledger, progress, limit)
-    # Parked with ops: the money promises still hold mid-way.
-    problems = daily_limit_respected(ledger, limit) + no_duplicate_transfers(ledger, progress)
-    problems += closed_only_when_empty(ledger)
-    if progress.attention is None or not progress.alerts:
-        problems.append(f"ended in {progress.phase.value} without a reason and an alert")
-    return problems

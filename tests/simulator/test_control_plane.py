@@ -78,6 +78,29 @@ def test_a_lost_response_still_did_the_work(sim: SimulatorServer) -> None:
     assert kinds == [("deposit", "100.00"), ("withdrawal", "10.00")]
 
 
+def test_a_held_answer_is_the_real_one_after_the_work_is_recorded(sim: SimulatorServer) -> None:
+    broker = ScenarioBuilder(sim.url)
+    broker.set_clock(ny(2025, 1, 6, 10, 0))
+    seeded = broker.funded_account(Decimal("100.00"))
+    route = "POST /v1/accounts/{account_id}/transfers"
+    broker.faults([{"route": route, "kind": "held", "latency_seconds": 1.0}])
+    client = build_broker_client(AlpacaSettings(base_url=sim.url))
+    body = {"amount": "10.00", "direction": "OUTGOING", "timing": "immediate", "transfer_type": "ach"}
+    body["relationship_id"] = seeded.relationship_id or ""
+    began = time.monotonic()
+    answer = client.post(f"/accounts/{seeded.account_id}/transfers", body)
+    assert time.monotonic() - began >= 1.0
+    assert isinstance(answer, dict)
+    assert answer["amount"] == "10.00"
+    kinds = [(e["kind"], e["amount"]) for e in broker.ledger(seeded.account_id)["entries"]]
+    assert kinds == [("deposit", "100.00"), ("withdrawal", "10.00")]
+    refused = requests.post(
+        f"{sim.url}/_sim/faults", json={"rules": [{"route": route, "kind": "held"}]}, timeout=5
+    )
+    assert refused.status_code == 422
+    assert "latency_seconds" in refused.text
+
+
 def test_the_ledger_lists_every_money_movement_in_order(sim: SimulatorServer) -> None:
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(ny(2025, 1, 6, 10, 0))
