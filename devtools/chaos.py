@@ -177,7 +177,8 @@ async def _drive(plan: ChaosPlan, stack: LocalStack, temporal_port: int, sim_url
     faults = broker.control("GET", "/faults")
     fired = sum(r["hits"] for r in faults["rules"]) + sum(o["used"] for o in faults["transfer_outcomes"])
     broker.faults([], [])
-    await check_accounts(client, broker, customers, report, DAILY_LIMIT)
+    outbox = plan.data_dir / "outbox"
+    await check_accounts(client, broker, customers, report, DAILY_LIMIT, records, outbox)
     run = ChaosRun(plan, report, monkey.counts, fired, time.monotonic() - began)
     run.problems = _short_of_plan(run)
     return run

@@ -5,16 +5,19 @@ then check every account's ledger against the DESIGN §7 invariants.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from adapters.records.sqlite import SqliteRecords
 from api.tokens import user_token
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress, RetryRequest
@@ -24,6 +27,7 @@ from devtools.invariants import (
     every_dollar_accounted_for,
     never_silent,
     no_duplicate_transfers,
+    records_and_emails_agree,
 )
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from workflows.account_closure import AccountClosureWorkflow
@@ -42,6 +46,7 @@ CHECKS: dict[str, Check] = {
     "closed with money left": lambda ledger, _, __: closed_only_when_empty(ledger),
     "silent closures": lambda _, progress, __: never_silent(progress),
 }
+RECORDS_AND_EMAILS = "records or emails disagreeing with the broker"
 
 
 @dataclass
@@ -60,7 +65,9 @@ class ChaosReport:
     closures: int
     completed: int = 0
     parked: dict[str, str] = field(default_factory=dict)
-    violations: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in CHECKS})
+    violations: dict[str, list[str]] = field(
+        default_factory=lambda: {kind: [] for kind in (*CHECKS, RECORDS_AND_EMAILS)}
+    )
     ops_retries: int = 0
     initiate_retries: int = 0
     withdrawn: Decimal = Decimal(0)
@@ -102,9 +109,14 @@ async def _retry_parked(client: Client, customer: Customer, report: ChaosReport)
         return
     assert customer.workflow_id is not None
     handle = client.get_workflow_handle(customer.workflow_id)
-    await handle.execute_update(
-        AccountClosureWorkflow.retry, RetryRequest(operator="chaos-ops", note=f"retry {customer.retries + 1}")
-    )
+    try:
+        await handle.execute_update(
+            AccountClosureWorkflow.retry,
+            RetryRequest(operator="chaos-ops", note=f"retry {customer.retries + 1}"),
+        )
+    except WorkflowUpdateFailedError:
+        customer.parked_since = None  # refused: it resumed on its own since the list was read
+        return
     customer.retries += 1
     customer.parked_since = None
     report.ops_retries += 1
@@ -142,8 +154,18 @@ async def _progress(client: Client, workflow_id: str) -> ClosureProgress:
     raise RuntimeError(f"closure {workflow_id} never answered its progress query")
 
 
+def _emails(outbox: Path, workflow_id: str) -> list[str]:
+    return [json.loads(p.read_text())["message_key"] for p in outbox.glob(f"{workflow_id}_*.json")]
+
+
 async def check_accounts(
-    client: Client, broker: ScenarioBuilder, customers: list[Customer], report: ChaosReport, limit: Decimal
+    client: Client,
+    broker: ScenarioBuilder,
+    customers: list[Customer],
+    report: ChaosReport,
+    limit: Decimal,
+    records: SqliteRecords,
+    outbox: Path,
 ) -> None:
     for customer in customers:
         account_id = customer.account.account_id
@@ -152,6 +174,11 @@ async def check_accounts(
         ledger = broker.ledger(account_id)
         for kind, check in CHECKS.items():
             report.violations[kind] += [f"{account_id}: {p}" for p in check(ledger, progress, limit)]
+        record = records.by_account(account_id)
+        agreed = records_and_emails_agree(
+            ledger["status"], record.status if record else None, _emails(outbox, customer.workflow_id)
+        )
+        report.violations[RECORDS_AND_EMAILS] += [f"{account_id}: {p}" for p in agreed]
         if progress.phase == ClosurePhase.COMPLETED:
             report.completed += 1
         else:
