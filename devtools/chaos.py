@@ -218,10 +218,11 @@ def summary(run: ChaosRun) -> list[str]:
     lines = [
         f"seed {run.plan.seed}: {report.closures} closures in {run.seconds:.0f} s: {report.completed} completed, "
         f"{len(report.parked)} with ops; {report.transfers} transfers, ${report.withdrawn:,} withdrawn",
-        f"chaos: {counts.worker_kills} worker SIGKILLs ({counts.kills_mid_create} in the middle of a create), "
+        f"chaos: {counts.worker_kills} worker SIGKILLs ({counts.kills_mid_create} creates caught in the middle), "
         f"{counts.server_restarts} dev-server restarts (down {counts.restart_seconds} s), "
         f"{run.faults_fired} broker faults fired; ops retried {report.ops_retries} times, "
-        f"the API was asked again {report.initiate_retries} times",
+        f"the API was asked again {report.initiate_retries} times; {report.emails_with_ops} customer emails "
+        "left to ops to check (their worker died mid-send; never sent twice)",
     ]
     lines += [f"  {kind}: {len(found)}" for kind, found in report.violations.items()]
     lines += [f"  with ops: {account} {reason}" for account, reason in report.parked.items()]

@@ -24,6 +24,7 @@ from closure.progress import ClosureProgress, RetryRequest
 from devtools.invariants import (
     closed_only_when_empty,
     daily_limit_respected,
+    emails_with_ops,
     every_dollar_accounted_for,
     never_silent,
     no_duplicate_transfers,
@@ -69,6 +70,7 @@ class ChaosReport:
         default_factory=lambda: {kind: [] for kind in (*CHECKS, RECORDS_AND_EMAILS)}
     )
     ops_retries: int = 0
+    emails_with_ops: int = 0  # handed to the provider by a worker killed before the answer; ops alerted
     initiate_retries: int = 0
     withdrawn: Decimal = Decimal(0)
     transfers: int = 0
@@ -175,8 +177,13 @@ async def check_accounts(
         for kind, check in CHECKS.items():
             report.violations[kind] += [f"{account_id}: {p}" for p in check(ledger, progress, limit)]
         record = records.by_account(account_id)
+        with_ops = emails_with_ops(progress)
+        report.emails_with_ops += len(with_ops)
         agreed = records_and_emails_agree(
-            ledger["status"], record.status if record else None, _emails(outbox, customer.workflow_id)
+            ledger["status"],
+            record.status if record else None,
+            _emails(outbox, customer.workflow_id),
+            with_ops,
         )
         report.violations[RECORDS_AND_EMAILS] += [f"{account_id}: {p}" for p in agreed]
         if progress.phase == ClosurePhase.COMPLETED:

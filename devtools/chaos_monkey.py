@@ -24,7 +24,7 @@ CREATE = "POST /v1/accounts/{account_id}/transfers"
 @dataclass
 class ChaosCounts:
     worker_kills: int = 0
-    kills_mid_create: int = 0
+    kills_mid_create: int = 0  # creates whose held answer never reached a worker
     server_restarts: int = 0
     restart_seconds: list[float] = field(default_factory=list)
 
@@ -66,10 +66,11 @@ class ChaosMonkey(threading.Thread):
                 if self._restart_wanted.is_set():
                     self._restart_wanted.clear()
                     self._restart_temporal()
-                if self._create_held():
+                caught = self._creates_held()
+                if caught:
                     for name in self.workers:
                         self._kill(name)
-                    self.counts.kills_mid_create += 1
+                    self.counts.kills_mid_create += caught
                 if time.monotonic() >= next_kill:
                     self._kill(self.rng.choice(self.workers))
                     next_kill = time.monotonic() + self.rng.expovariate(1 / self.kill_every)
@@ -91,10 +92,11 @@ class ChaosMonkey(threading.Thread):
                 self.stack.restart(name)
                 del self._back_at[name]
 
-    def _create_held(self) -> bool:
+    def _creates_held(self) -> int:
+        """Creates made since the last look whose answers are still held (two at once are caught by one kill)."""
         rules = self.broker.control("GET", "/faults")["rules"]
         held: int = sum(r["hits"] for r in rules if r["kind"] == "held" and r["route"] == CREATE)
-        fresh, self._held_seen = held > self._held_seen, held
+        fresh, self._held_seen = held - self._held_seen, held
         return fresh
 
     def _restart_temporal(self) -> None:
