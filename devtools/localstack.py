@@ -100,12 +100,15 @@ class LocalStack:
     def running(self, name: str) -> bool:
         return any(piece == name and process.poll() is None for piece, process in self.processes)
 
-    def restart(self, name: str) -> None:
-        """Start a piece again from its recipe (its state lives in files, so it carries on)."""
+    def restart(self, name: str, port: int | None = None) -> None:
+        """Start a piece again from its recipe (its state lives in files, so it carries on); with a port, wait
+        until it listens there."""
         for index, (piece, process) in enumerate(self.processes):
             if piece == name and process.poll() is not None:
                 args, env = self.recipes[name]
                 self.processes[index] = (name, self._popen(name, args, env))
+                if port is not None:
+                    _wait_for_port(port, self.processes[index][1], name, self.data_dir / f"{name}.log", 60)
 
     def temporal(self, port: int, ui_port: int, db_file: Path) -> str:
         binary = BIN / "temporal"
