@@ -60,8 +60,14 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     await asyncio.sleep(0.5)  # see temporalio/sdk-python#300: let the core's threads settle
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module.
+
+    The in-memory test server keeps every history it has seen and every timer it still owes; shared by the
+    whole session it slowed until the last workflow modules timed out. Shut down per module, its memory is
+    freed before the next module starts.
+    """
     async with time_skipping_server() as environment:
         yield environment
 
