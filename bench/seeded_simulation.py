@@ -37,6 +37,8 @@ async def _run(seeds: range) -> list[tuple[SeedReport, float]]:
                 verdict = "ok" if not report.problems else "VIOLATION " + "; ".join(report.problems)
                 if report.attention:
                     verdict += f" (with ops: {report.attention})"
+                if report.done_by_hand:
+                    verdict += f" [{'; '.join(report.done_by_hand)}]"
                 print(
                     f"seed {seed:5d} {report.phase.value:16s} retries {report.retries} faults {report.faults_fired:3d} "
                     f"transfers {report.transfers:3d} withdrawn {report.withdrawn:>12} {took:6.1f} s  {verdict}",

@@ -89,9 +89,12 @@ def daily_limit_respected(raw_ledger: dict[str, Any], limit: Decimal) -> list[st
     return problems
 
 
-def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress) -> list[str]:
+def no_duplicate_transfers(
+    raw_ledger: dict[str, Any], progress: ClosureProgress, predating: frozenset[str] = frozenset()
+) -> list[str]:
     """One transfer per chunk key, and no outgoing transfer the closure does not account for: each one
-    is a chunk's, or is listed as unowned with an ops alert naming it."""
+    is a chunk's, or is listed as unowned with an ops alert naming it, or (`predating`) was made before the
+    closure began."""
     _, _, lines = parse_ledger(raw_ledger)
     problems = []
     keys = Counter(t.chunk_key for t in progress.transfers)
@@ -104,7 +107,7 @@ def no_duplicate_transfers(raw_ledger: dict[str, Any], progress: ClosureProgress
     at_broker = {ln.transfer_id for ln in lines if ln.kind == "withdrawal"}
     problems += [
         f"outgoing transfer {tid} at the broker belongs to no chunk and was not reported"
-        for tid in at_broker - set(ours) - unowned
+        for tid in at_broker - set(ours) - unowned - predating
     ]
     return problems
 
@@ -151,13 +154,18 @@ def records_and_emails_agree(
 def never_silent(progress: ClosureProgress) -> list[str]:
     if progress.phase == ClosurePhase.COMPLETED:
         return []
+    if progress.phase == ClosurePhase.CANCELLED and progress.cancel_reason:
+        return []
     if progress.phase == ClosurePhase.NEEDS_ATTENTION and progress.attention and progress.alerts:
         return []
     return [f"closure ended in {progress.phase.value} without completing or an attention reason and alert"]
 
 
 def check_completed_closure(
-    raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal
+    raw_ledger: dict[str, Any],
+    progress: ClosureProgress,
+    limit: Decimal,
+    predating: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Every §7 invariant the broker side can show, for a closure that should have completed."""
     problems = never_silent(progress)
@@ -167,19 +175,52 @@ def check_completed_closure(
         problems
         + every_dollar_accounted_for(raw_ledger)
         + daily_limit_respected(raw_ledger, limit)
-        + no_duplicate_transfers(raw_ledger, progress)
+        + no_duplicate_transfers(raw_ledger, progress, predating)
         + closed_only_when_empty(raw_ledger)
     )
 
 
-def check_closure_outcome(raw_ledger: dict[str, Any], progress: ClosureProgress, limit: Decimal) -> list[str]:
-    """A completed closure keeps every promise; one parked with ops keeps the money promises mid-way."""
+def cancelled_with_nothing_sent(
+    raw_ledger: dict[str, Any], progress: ClosureProgress, made_outside: frozenset[str]
+) -> list[str]:
+    """A cancel is accepted only before money moves: the account stays open and sent nothing of the closure's.
+
+    `made_outside` names the outgoing transfers the customer or ops made themselves, before or during the
+    closure; one cancelled before its first look at the list never saw them.
+    """
+    status, _, lines = parse_ledger(raw_ledger)
+    problems = []
+    if status == AccountStatus.ACCOUNT_CLOSED:
+        problems.append("the closure was cancelled but the broker closed the account")
+    if progress.transfers:
+        problems.append(f"the closure was cancelled after sending {len(progress.transfers)} transfer(s)")
+    known = made_outside | {t.transfer_id for t in progress.unowned_transfers}
+    problems += [
+        f"outgoing transfer {ln.transfer_id} was made by a cancelled closure"
+        for ln in lines
+        if ln.kind == "withdrawal" and ln.transfer_id not in known
+    ]
+    return problems
+
+
+def check_closure_outcome(
+    raw_ledger: dict[str, Any],
+    progress: ClosureProgress,
+    limit: Decimal,
+    predating: frozenset[str] = frozenset(),
+    by_hand: frozenset[str] = frozenset(),
+) -> list[str]:
+    """A completed closure keeps every promise; one parked with ops keeps the money promises mid-way; a
+    cancelled one sent nothing. `predating` and `by_hand` name the outgoing transfers the customer made before
+    the closure and ops made by hand during it."""
     if progress.phase == ClosurePhase.COMPLETED:
-        return check_completed_closure(raw_ledger, progress, limit)
+        return check_completed_closure(raw_ledger, progress, limit, predating)
+    if progress.phase == ClosurePhase.CANCELLED:
+        return never_silent(progress) + cancelled_with_nothing_sent(raw_ledger, progress, predating | by_hand)
     return (
         never_silent(progress)
         + daily_limit_respected(raw_ledger, limit)
-        + no_duplicate_transfers(raw_ledger, progress)
+        + no_duplicate_transfers(raw_ledger, progress, predating)
         + closed_only_when_empty(raw_ledger)
     )
 

@@ -61,7 +61,20 @@ class ClosureLab:
     policy: ClosurePolicy
     settings: Settings
     records: SqliteRecords
+    executor: ThreadPoolExecutor
     started: list[StartedClosure] = field(default_factory=list)
+    worker: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    async def start_worker(self) -> None:
+        await self.worker.enter_async_context(
+            build_worker(self.env.client, self.settings, self.executor, task_queue=self.task_queue)
+        )
+
+    async def restart_worker(self) -> None:
+        """Shut the worker down and start a new one on the same task queue, as a deploy or a crash loop does."""
+        await self.worker.aclose()
+        self.worker = contextlib.AsyncExitStack()
+        await self.start_worker()
 
     def follow_temporal(self, now: datetime | None = None) -> None:
         """From here on the broker's clock moves with Temporal's (skipped) time (from `now`, if given)."""
@@ -194,13 +207,14 @@ async def closure_lab(
     )
     task_queue = f"closure-{uuid.uuid4()}"
     records = SqliteRecords(settings.records.sqlite_path)
+    lab = ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy(), settings, records, executor)
     try:
-        async with build_worker(env.client, settings, executor, task_queue=task_queue):
-            lab = ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy(), settings, records)
-            try:
-                yield lab
-            finally:
-                await lab.terminate_leftovers()
+        await lab.start_worker()
+        try:
+            yield lab
+        finally:
+            await lab.terminate_leftovers()
+            await lab.worker.aclose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

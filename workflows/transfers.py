@@ -28,6 +28,7 @@ from workflows.run import ClosureHalted, ClosureRun
 QUARANTINE = "ambiguous-create-quarantine"
 RETURNS_WATCH = "returns-watch"
 LANDING_ESTIMATE = "transfer-landing-estimate"
+UNOWNED_SINCE_START = "unowned-since-start"
 
 
 async def follow_transfers(run: ClosureRun) -> ClosurePhase:
@@ -93,11 +94,17 @@ async def review_transfers(run: ClosureRun) -> TransferReview:
 
 
 def note_unowned(run: ClosureRun, unknown: list[TransferView]) -> None:
-    """Outgoing transfers no chunk owns: on the first look they predate the closure; later, they count."""
+    """Outgoing transfers no chunk owns: those created before the closure began are the customer's own
+    business; any other counts as money that left during the closure.
+
+    The first look at the list comes only at the withdrawal, days after the start: a transfer ops sent by hand
+    during the liquidation is already there, and must not pass for one that predates the closure.
+    """
     state = run.state
     if state.foreign_transfer_ids is None:
-        state.foreign_transfer_ids = [t.id for t in unknown]
-        return
+        began = _broker_start(state) if workflow.patched(UNOWNED_SINCE_START) else None
+        state.foreign_transfer_ids = [t.id for t in unknown if began is None or t.created_at < began]
+        unknown = [t for t in unknown if t.id not in state.foreign_transfer_ids]
     for view in unknown:
         state.unowned.append(
             TransferRecord(
@@ -119,6 +126,11 @@ def note_unowned(run: ClosureRun, unknown: list[TransferView]) -> None:
             "withdrawn, in the 24 h window and in what the customer is told",
         )
         run.changed()
+
+
+def _broker_start(state: ClosureState) -> datetime | None:
+    """The broker's clock when the closure began (its first phase change, placed on the broker's clock)."""
+    return state.history[0].broker_at if state.history else None
 
 
 def apply_statuses(run: ClosureRun, views: list[TransferView]) -> None:

@@ -1,92 +1,43 @@
-"""Seeded simulation: one seed draws a closure, a broker timeline and a fault schedule; the run is checked
-against every DESIGN §7 invariant the broker's ledger can show, to the cent.
+"""Seeded simulation: one seed's scenario (tests/simulation/scenario.py) run and checked against every DESIGN §7
+invariant the broker's ledger can show, to the cent.
 
-The same seed draws the same scenario (`random.Random(seed)`), so a failing seed is replayed exactly with
-`python -m bench.seeded_simulation --seed N`. Faults are drawn from what a production deployment meets:
-5xx and 429 on reads, a create the broker makes but whose answer is lost, transfers rejected, expired or
-returned, a fee or a dividend posted during the closure; an operator retries a parked closure, as ops would.
+A failing seed is replayed exactly with `python -m bench.seeded_simulation --seed N`. The run plays the people
+too: what ops does by hand lands when the seed says, and an operator retries a parked closure, as ops would.
 """
 
 from __future__ import annotations
 
-import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import cast
 
+from alpaca.broker.enums import JournalEntryType, TransferDirection, TransferTiming
+from alpaca.broker.models import Transfer
+from alpaca.broker.requests import CreateACHTransferRequest, CreateJournalRequest
+from alpaca.common.exceptions import APIError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
-from closure.progress import RetryRequest
+from closure.progress import CancelRequest, ClosureProgress, RetryRequest
 from devtools.invariants import check_closure_outcome
+from simulator.scenarios import SeededAccount
 from simulator.server import SimulatorServer
-from tests.support import closure_lab, ny
+from tests.simulation.scenario import Action, ActionKind, Scenario, draw
+from tests.support import ClosureLab, closure_lab
 from workflows.account_closure import AccountClosureWorkflow
 
-SYMBOLS = ("AAPL", "MSFT", "VTI", "KO", "IBM")
-READS = (
-    "GET /v1/trading/accounts/{account_id}/account",
-    "GET /v1/trading/accounts/{account_id}/positions",
-    "GET /v1/accounts/{account_id}/transfers",
-    "GET /v1/clock",
-)
-CREATE = "POST /v1/accounts/{account_id}/transfers"
 RETRIES = 4  # an operator's patience: parked more often than this and the closure stays with ops
+STEP = timedelta(hours=2)
+LIMIT = timedelta(days=180)
+# Ops leave an account alone once its closure is closing it: a transfer or journal then would race the close.
+HANDS_OFF = frozenset({ClosurePhase.FINAL_CLOSURE, ClosurePhase.COMPLETED, ClosurePhase.CANCELLED})
 
 
 def replay_command(seed: int) -> str:
     return f".venv/bin/python -m bench.seeded_simulation --seed {seed}"
-
-
-@dataclass
-class Scenario:
-    seed: int
-    start: datetime
-    cash: Decimal
-    buys: list[tuple[str, Decimal]]
-    faults: list[dict[str, Any]]
-    outcomes: list[dict[str, Any]]
-    postings: list[tuple[timedelta, Decimal, str]]
-    described: list[str] = field(default_factory=list)
-
-
-def draw(seed: int, max_cash: Decimal = Decimal("300000.00")) -> Scenario:
-    rng = random.Random(seed)
-    day = datetime(2025, 1, 2) + timedelta(days=rng.randrange(360))
-    start = ny(day.year, day.month, day.day, rng.choice((7, 10, 13, 15, 17, 20)), rng.choice((0, 30)))
-    cash = (Decimal(rng.randrange(0, int(max_cash * 100))) / 100).quantize(Decimal("0.01"))
-    if rng.random() < 0.1:
-        cash = Decimal(0)
-    buys = [(s, Decimal(rng.randrange(1, 20))) for s in rng.sample(SYMBOLS, rng.randrange(0, 3))]
-    faults: list[dict[str, Any]] = []
-    for route in READS:
-        if rng.random() < 0.4:
-            code = rng.choice((500, 502, 503, 429))
-            faults.append({"route": route, "kind": "error", "status": code, "rate": rng.choice((0.05, 0.15))})
-    if rng.random() < 0.3:
-        faults.append({"route": CREATE, "kind": "lost_response", "status": 504, "count": 1})
-    if rng.random() < 0.3:
-        faults.append({"route": CREATE, "kind": "error", "status": 503, "count": rng.randrange(1, 3)})
-    outcomes = []
-    for nth in (1, 2):
-        if rng.random() < 0.15:
-            status = rng.choice(("REJECTED", "EXPIRED", "RETURNED"))
-            when = "QUEUED" if status == "EXPIRED" else rng.choice(("QUEUED", "PENDING", "APPROVED"))
-            outcomes.append({"status": status, "nth": nth, "when": when, "reason": f"R0{nth} seeded"})
-    postings = []
-    if rng.random() < 0.3:
-        amount = Decimal(rng.randrange(1, 5000)) / 100 * rng.choice((1, -1))
-        postings.append((timedelta(hours=rng.randrange(1, 72)), amount, "seeded posting"))
-    scenario = Scenario(seed, start, cash, buys, faults, outcomes, postings)
-    scenario.described = [
-        f"start {start.isoformat()}, cash {cash}, buys {buys}",
-        f"faults {faults}",
-        f"outcomes {outcomes}",
-        f"postings {postings}",
-    ]
-    return scenario
 
 
 @dataclass
@@ -99,6 +50,116 @@ class SeedReport:
     transfers: int
     withdrawn: Decimal
     attention: str | None = None
+    done_by_hand: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SeedRun:
+    """One seed in flight: its lab, its account, and what was done to it from outside the closure."""
+
+    scenario: Scenario
+    lab: ClosureLab
+    account: SeededAccount
+    firm: SeededAccount | None = None
+    predating: set[str] = field(default_factory=set)  # the customer's, made before the closure began
+    by_hand: set[str] = field(default_factory=set)  # ops', made during it
+    done_by_hand: list[str] = field(default_factory=list)
+
+    def seed_the_broker(self) -> None:
+        scenario, broker = self.scenario, self.lab.broker
+        broker.advance(3600)
+        for symbol, qty in scenario.buys:
+            broker.buy(self.account, symbol, qty)
+        for symbol in scenario.resting_orders:
+            broker.resting_buy(self.account, symbol, Decimal(1), limit_price=Decimal("1.00"))
+        for after, amount, note in scenario.postings:
+            at = (broker.now() + after).isoformat()
+            body = {"amount": str(amount), "note": note, "at": at}
+            broker.control("POST", f"/accounts/{self.account.account_id}/credits", body)
+        if scenario.withdrawal_in_flight is not None:
+            self.predating.add(str(broker.withdraw(self.account, str(scenario.withdrawal_in_flight)).id))
+        if scenario.deposit_in_flight is not None:
+            self._transfer(TransferDirection.INCOMING, scenario.deposit_in_flight)
+        outcomes = [{**o, "account_id": self.account.account_id} for o in scenario.outcomes]
+        broker.faults([{**f, "account_id": None} for f in scenario.faults], outcomes)
+
+    def _transfer(self, direction: TransferDirection, amount: Decimal) -> Transfer:
+        request = CreateACHTransferRequest(
+            amount=str(amount),
+            direction=direction,
+            timing=TransferTiming.IMMEDIATE,
+            relationship_id=self.account.relationship_id,
+        )
+        broker = self.lab.broker.broker
+        return cast(Transfer, broker.create_transfer_for_account(self.account.account_id, request))
+
+    async def act(self, action: Action, progress: ClosureProgress) -> None:
+        if action.kind == ActionKind.WORKER_RESTART:
+            await self.lab.restart_worker()
+            self.done_by_hand.append("worker restarted")
+        elif action.kind == ActionKind.OPS_CANCEL:
+            self.done_by_hand.append(await self._cancel())
+        elif progress.phase in HANDS_OFF:
+            self.done_by_hand.append(f"{action.kind.value} skipped: the closure is {progress.phase.value}")
+        elif action.kind == ActionKind.OPS_TRANSFER:
+            self.done_by_hand.append(self._ops_transfer(action.amount))
+        else:
+            self.done_by_hand.append(self._journal_in(action.amount))
+
+    async def _cancel(self) -> str:
+        [started] = self.lab.started
+        request = CancelRequest(requested_by="seeded-ops", reason="ops cancel")
+        try:
+            await started.handle.execute_update(AccountClosureWorkflow.cancel, request)
+        except WorkflowUpdateFailedError as refused:
+            return f"cancel refused: {refused.cause}"
+        return "cancelled"
+
+    def _ops_transfer(self, amount: Decimal) -> str:
+        try:
+            transfer = self._transfer(TransferDirection.OUTGOING, amount)
+        except APIError as refused:
+            return f"ops transfer of {amount} refused: {refused.status_code}"
+        self.by_hand.add(str(transfer.id))
+        return f"ops transfer of {amount} sent"
+
+    def _journal_in(self, amount: Decimal) -> str:
+        assert self.firm is not None
+        request = CreateJournalRequest(
+            from_account=self.firm.account_id,
+            to_account=self.account.account_id,
+            entry_type=JournalEntryType.CASH,
+            amount=float(amount),
+        )
+        try:
+            self.lab.broker.broker.create_journal(request)
+        except APIError as refused:
+            return f"journal of {amount} refused: {refused.status_code}"
+        return f"journal of {amount} in"
+
+
+async def _drive(run: SeedRun) -> tuple[ClosureProgress, int]:
+    """Skip time until the closure ends or stays with ops, doing what the seed says on the way."""
+    lab = run.lab
+    [started] = lab.started
+    pending = list(run.scenario.actions)
+    elapsed, retries = timedelta(0), 0
+    while True:
+        progress = await lab.progress(started.handle)
+        if progress.phase.is_terminal:
+            return progress, retries
+        if progress.phase == ClosurePhase.NEEDS_ATTENTION:
+            if retries >= RETRIES:
+                return progress, retries
+            retries += 1
+            request = RetryRequest(operator="seeded-ops", note=f"retry {retries}")
+            await started.handle.execute_update(AccountClosureWorkflow.retry, request)
+        while pending and pending[0].after <= elapsed:
+            await run.act(pending.pop(0), progress)
+        if elapsed >= LIMIT:
+            raise AssertionError(f"after {LIMIT} the closure is still {progress.phase}: {progress.step}")
+        await lab.env.sleep(STEP)
+        elapsed += STEP
 
 
 async def run_seed(
@@ -109,42 +170,34 @@ async def run_seed(
     async with closure_lab(env, sim, executor, seed_at=scenario.start) as lab:
         broker = lab.broker
         account = broker.funded_account(scenario.cash + Decimal("10000.00") * len(scenario.buys))
-        broker.advance(3600)
-        for symbol, qty in scenario.buys:
-            broker.buy(account, symbol, qty)
-        for after, amount, note in scenario.postings:
-            at = (broker.now() + after).isoformat()
-            broker.control(
-                "POST",
-                f"/accounts/{account.account_id}/credits",
-                {"amount": str(amount), "note": note, "at": at},
-            )
-        outcomes = [{**o, "account_id": account.account_id} for o in scenario.outcomes]
-        broker.faults([{**f, "account_id": None} for f in scenario.faults], outcomes)
+        run = SeedRun(scenario, lab, account)
+        if any(a.kind == ActionKind.JOURNAL_IN for a in scenario.actions):
+            run.firm = broker.funded_account(Decimal("5000.00"), "Firm", "Rebates")
+        run.seed_the_broker()
         lab.follow_temporal()
-        started = await lab.start(account)
-        retries = 0
-        while True:
-            progress = await lab.until(
-                started.handle,
-                lambda p: p.phase in (ClosurePhase.COMPLETED, ClosurePhase.NEEDS_ATTENTION),
-                step=timedelta(hours=2),
-                limit=timedelta(days=120),
-            )
-            if progress.phase == ClosurePhase.COMPLETED or retries >= RETRIES:
-                break
-            retries += 1
-            await started.handle.execute_update(
-                AccountClosureWorkflow.retry, RetryRequest(operator="seeded-ops", note=f"retry {retries}")
-            )
+        await lab.start(account)
+        progress, retries = await _drive(run)
         installed = broker.control("GET", "/faults")
         fired = sum(r["hits"] for r in installed["rules"]) + sum(
             o["used"] for o in installed["transfer_outcomes"]
         )
         broker.faults([], [])
         ledger = lab.ledger(account.account_id)
-        problems = check_closure_outcome(ledger, progress, lab.policy.daily_transfer_limit)
+        limit = lab.policy.daily_transfer_limit
+        problems = check_closure_outcome(
+            ledger, progress, limit, frozenset(run.predating), frozenset(run.by_hand)
+        )
         withdrawals = [e for e in ledger["entries"] if e["kind"] == "withdrawal"]
         withdrawn = sum((Decimal(e["amount"]) for e in withdrawals if e["status"] == "COMPLETE"), Decimal(0))
         reason = progress.attention.reason if progress.attention else None
-        return SeedReport(seed, problems, progress.phase, retries, fired, len(withdrawals), withdrawn, reason)
+        return SeedReport(
+            seed,
+            problems,
+            progress.phase,
+            retries,
+            fired,
+            len(withdrawals),
+            withdrawn,
+            reason,
+            run.done_by_hand,
+        )
