@@ -78,6 +78,7 @@ class SeedRun:
             broker.control("POST", f"/accounts/{self.account.account_id}/credits", body)
         if scenario.withdrawal_in_flight is not None:
             self.predating.add(str(broker.withdraw(self.account, str(scenario.withdrawal_in_flight)).id))
+            broker.advance(60)  # the customer asks to close a minute after withdrawing
         if scenario.deposit_in_flight is not None:
             self._transfer(TransferDirection.INCOMING, scenario.deposit_in_flight)
         outcomes = [{**o, "account_id": self.account.account_id} for o in scenario.outcomes]

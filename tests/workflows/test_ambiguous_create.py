@@ -111,3 +111,36 @@ async def test_a_transfer_no_chunk_owns_is_counted_alerted_and_told_to_the_custo
         email = lab.email_text("completion")
         assert "$150,000.00" in email
         assert "$10,000.00" in email
+
+
+async def test_a_transfer_ops_send_before_the_withdrawal_begins_is_unowned_and_one_made_before_the_closure_is_not(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    """The closure first reads the transfer list at the withdrawal, days after it began: what it finds there
+    was not all made before it. Ops' transfer during the settlement is money that left during the closure."""
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
+        account = lab.broker.funded_account(Decimal("30000.00"))
+        lab.broker.advance(3600 * 3)  # the market is open
+        lab.broker.buy(account, "AAPL", Decimal("10"))
+        customers = lab.broker.withdraw(account, "1000.00")  # the customer's own, a minute before the closure
+        lab.broker.advance(60)
+        lab.follow_temporal()
+        started = await lab.start(account)
+        await lab.until(started.handle, lambda p: p.phase == ClosurePhase.SETTLEMENT)
+        by_hand = lab.broker.withdraw(account, "4000.00")
+        progress = await lab.finish(started)
+
+        assert progress.phase == ClosurePhase.COMPLETED
+        assert [t.transfer_id for t in progress.unowned_transfers] == [str(by_hand.id)]
+        [alert] = [a for a in progress.alerts if a.kind == "unowned_transfer"]
+        assert str(by_hand.id) in alert.message
+        assert "$4,000.00" in alert.message
+        assert str(customers.id) not in alert.message
+        ledger = lab.ledger(account.account_id)
+        problems = [
+            *every_dollar_accounted_for(ledger),
+            *no_duplicate_transfers(ledger, progress, predating=frozenset({str(customers.id)})),
+            *closed_only_when_empty(ledger),
+        ]
+        assert not problems, problems
+        assert "$4,000.00" in lab.email_text("completion")
