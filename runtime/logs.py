@@ -32,8 +32,12 @@ _PATTERNS = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # email addresses
     re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE),  # credentials in headers
     re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),  # JWTs
-    re.compile(r"(?<![\d.,$])\d{7,}(?![\d.,])"),  # bank, routing, tax and phone numbers (not amounts)
+    # Bank, routing, tax and phone numbers, even before a comma or a full stop; not amounts (1234567.89).
+    re.compile(r"(?<![\d.,$])\d{7,}(?!\d|[.,]\d)"),
 ]
+# Account, closure and transfer ids are UUIDs, whose groups can be all digits: they are kept whole, or a log
+# search for an account would miss the lines that name it.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -57,11 +61,19 @@ class Redactor:
     def text(self, value: str) -> str:
         with self._lock:
             known = sorted(self._values, key=len, reverse=True)
+        kept, pieces, start = _UUID.finditer(value), [], 0
+        for uuid in kept:
+            pieces += [self._masked(value[start : uuid.start()], known), uuid.group()]
+            start = uuid.end()
+        return "".join([*pieces, self._masked(value[start:], known)])
+
+    @staticmethod
+    def _masked(text: str, known: list[str]) -> str:
         for secret in known:
-            value = value.replace(secret, MASK)
+            text = text.replace(secret, MASK)
         for pattern in _PATTERNS:
-            value = pattern.sub(MASK, value)
-        return value
+            text = pattern.sub(MASK, text)
+        return text
 
     def value(self, key: str, value: Any) -> Any:
         if key.lower() in SENSITIVE_FIELDS and value is not None:

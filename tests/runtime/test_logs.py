@@ -54,3 +54,25 @@ def test_planted_personal_data_and_secrets_never_reach_the_log() -> None:
     assert first["level"] == "WARNING"
     assert first["first_name"] == first["bank_account_number"] == "[redacted]"
     assert second["message"].count("[redacted]") == 2
+
+
+def test_ids_stay_whole_when_their_groups_are_all_digits() -> None:
+    """A UUID group of seven or more digits is no bank number: masking it made an account unsearchable."""
+    stream = io.StringIO()
+    configure_logging(Settings())
+    logging.getLogger().handlers[0].stream = stream  # type: ignore[attr-defined]
+    account = "12345678-1234-4234-8234-123456789012"
+    workflow = {"workflow_id": f"account-closure-{account}", "run_id": "r1"}
+    log = logging.getLogger("account_closure.test")
+    log.warning(
+        "ops alert for %s: bank %s, transfer %s", account, BANK, "0f3c2d1e-aaaa-4bbb-8ccc-000000000001",
+        extra={"temporal_workflow": workflow, "transfer_id": "87654321-0000-4000-8000-999999999999"},
+    )  # fmt: skip
+
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["message"] == (
+        f"ops alert for {account}: bank [redacted], transfer 0f3c2d1e-aaaa-4bbb-8ccc-000000000001"
+    )
+    assert line["account_id"] == account
+    assert line["closure_id"] == f"account-closure-{account}"
+    assert line["transfer_id"] == "87654321-0000-4000-8000-999999999999"
