@@ -1,7 +1,8 @@
 """Supabase access tokens: HS256 with the project secret, or asymmetric keys from the project's JWKS.
 
-Expired, malformed, unsigned, wrongly signed and wrong-audience tokens are refused with 401. The user id is
-the token's `sub`.
+Expired, malformed, unsigned, wrongly signed and wrong-audience tokens are refused with 401, and so are tokens
+of another project (the issuer), of anyone but a signed-in user (Supabase's `role` claim: the anon and
+service keys are JWTs too) and tokens living longer than any Supabase issues. The user id is the token's `sub`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from api.errors import ApiError
 from runtime.settings import ApiSettings
 
 ASYMMETRIC = ("RS256", "ES256")
+USER_ROLE = "authenticated"
 
 
 def unauthorized(message: str) -> ApiError:
@@ -22,8 +24,9 @@ def unauthorized(message: str) -> ApiError:
 
 
 class TokenVerifier:
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, issuer: str | None = None) -> None:
         self._settings = settings
+        self._issuer = issuer
         self._secret = (
             settings.supabase_jwt_secret.get_secret_value() if settings.supabase_jwt_secret else None
         )
@@ -52,16 +55,34 @@ class TokenVerifier:
                 key,  # type: ignore[arg-type]
                 algorithms=[algorithm],
                 audience=self._settings.jwt_audience,
-                issuer=self._settings.jwt_issuer,
-                options={"require": ["exp", "sub", "aud"]},
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", *(["iss"] if self._issuer else [])]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise unauthorized("the access token has expired") from exc
         except jwt.InvalidAudienceError as exc:
             raise unauthorized("the access token is for another audience") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise unauthorized("the access token was issued by another project") from exc
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the access token is not valid: {exc}") from exc
+        self._check_claims(claims)
         return str(claims["sub"])
+
+    def _check_claims(self, claims: dict[str, object]) -> None:
+        if claims.get("role") != USER_ROLE:
+            raise unauthorized(f"the access token is not a signed-in user's (role {claims.get('role')!r})")
+        lifetime = _seconds(claims["exp"]) - _seconds(claims["iat"])
+        if lifetime > self._settings.jwt_max_lifetime.total_seconds():
+            raise unauthorized(
+                f"the access token lives {lifetime / 3600:.0f} h, longer than any Supabase issues"
+            )
+
+
+def _seconds(claim: object) -> float:
+    if not isinstance(claim, int | float):
+        raise unauthorized("the access token's times are not numbers")
+    return float(claim)
 
 
 def check_admin(settings: ApiSettings, token: str) -> None:

@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     redis_client = shared_redis(settings)
     app.state.redis = redis_client
     app.state.settings = settings
-    app.state.verifier = TokenVerifier(settings.api)
+    app.state.verifier = TokenVerifier(settings.api, issuer=settings.jwt_issuer())
     app.state.desk = ClosureDesk(
         settings=settings,
         temporal=_TemporalConnection(settings, temporal),

@@ -80,7 +80,13 @@ class ApiSettings(BaseModel):
     )
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = Field(
-        default=None, description="Checked when set, e.g. https://<project>.supabase.co/auth/v1"
+        default=None,
+        description="The issuer tokens must carry, e.g. https://<project>.supabase.co/auth/v1; when unset, "
+        "<records.supabase_url>/auth/v1 if that is set (a token of another project with a shared secret fails).",
+    )
+    jwt_max_lifetime: timedelta = Field(
+        default=timedelta(days=7),
+        description="Longest plausible exp − iat; Supabase issues at most a week. A longer-lived token is refused.",
     )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for /api/admin; admin is off without it."
@@ -159,6 +165,14 @@ class Settings(BaseSettings):
             "broker clock is expected to run this many times faster (the simulator's --clock-rate)."
         ),
     )
+
+    def jwt_issuer(self) -> str | None:
+        """The issuer access tokens must name: the one configured, else the Supabase project's own auth."""
+        if self.api.jwt_issuer:
+            return self.api.jwt_issuer
+        if self.records.supabase_url:
+            return f"{self.records.supabase_url.rstrip('/')}/auth/v1"
+        return None
 
     def closure_policy(self) -> ClosurePolicy:
         """The policy new closures start with."""

@@ -28,9 +28,17 @@ ALICE_ACCOUNT = "0b7d2a1e-0000-4000-8000-00000000a11c"
 
 
 def _token(sub: str = ALICE, secret: str = SECRET, **claims: object) -> str:
+    """A Supabase user's access token; a claim given as None is left out."""
     now = int(time.time())
-    body = {"sub": sub, "aud": "authenticated", "iat": now, "exp": now + 600, **claims}
-    return jwt.encode(body, secret, algorithm="HS256")
+    body = {
+        "sub": sub,
+        "aud": "authenticated",
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, secret, algorithm="HS256")
 
 
 class _Jwks:
@@ -56,7 +64,7 @@ class _Jwks:
 
     def token(self, sub: str, key: rsa.RSAPrivateKey | None = None) -> str:
         now = int(time.time())
-        claims = {"sub": sub, "aud": "authenticated", "iat": now, "exp": now + 600}
+        claims = {"sub": sub, "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 600}
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
 
 
@@ -116,6 +124,11 @@ BAD_TOKENS = {
     "no subject": jwt.encode(
         {"aud": "authenticated", "exp": int(time.time()) + 600}, SECRET, algorithm="HS256"
     ),
+    "anon key": _token(role="anon"),
+    "service key": _token(role="service_role"),
+    "no role": _token(role=None),
+    "no issued-at": _token(iat=None),
+    "a year long": _token(exp=int(time.time()) + 365 * 86400),
 }
 
 
@@ -128,6 +141,27 @@ def test_bad_tokens_are_refused_with_401(api: httpx.Client, route: tuple[str, st
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "Unauthorized"
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+PROJECT = "https://northwind.supabase.co"
+
+
+@pytest.mark.parametrize(
+    ("issuer", "status"),
+    [(f"{PROJECT}/auth/v1", 200), ("https://another.supabase.co/auth/v1", 401), (None, 401)],
+    ids=["this project", "another project", "no issuer"],
+)
+def test_with_a_supabase_project_only_its_own_tokens_pass(
+    tmp_path: Path, issuer: str | None, status: int
+) -> None:
+    """Projects can share a JWT secret; the issuer, derived from the project's URL, tells their tokens apart."""
+    settings = _settings(tmp_path)
+    settings.records.supabase_url = PROJECT
+    with TestClient(create_app(settings), base_url="http://api") as client:
+        response = client.get(
+            "/api/account-closure/data", headers={"Authorization": f"Bearer {_token(iss=issuer)}"}
+        )
+    assert response.status_code == status, response.text
 
 
 def test_a_token_signed_by_a_key_outside_the_jwks_is_refused(api: httpx.Client, jwks: _Jwks) -> None:
