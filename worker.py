@@ -26,7 +26,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
-from activities.wiring import build_activities
+from activities.wiring import ActivityGroups, build_activities
 from ops.operations import Operations
 from ops.sweep import ReconciliationSweep, SweepActivities
 from runtime.logs import configure_logging
@@ -94,15 +94,25 @@ def build_workers(
     sweep = SweepActivities(Operations.from_settings(settings, client))
     side_effects = [*groups.side_effects(), sweep.find_stuck, *extra_activities]
     workflows = [*workflows, ReconciliationSweep]
-    broker_queue = settings.worker.broker_task_queue
-    if broker_queue is None:
+    if settings.worker.broker_task_queue is None:
         everything = [*groups.broker.all(), *side_effects]
         return [_worker(client, settings, executor, queue, everything, workflows)]
-    rate = settings.worker.broker_calls_per_minute / 60 / CALLS_PER_BROKER_ACTIVITY
     return [
         _worker(client, settings, executor, queue, side_effects, workflows),
-        _worker(client, settings, executor, broker_queue, groups.broker.all(), activities_per_second=rate),
+        build_broker_worker(client, settings, executor, groups),
     ]
+
+
+def build_broker_worker(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor, groups: ActivityGroups | None = None
+) -> Worker:
+    """The broker activities alone, on `worker.broker_task_queue`, paced to the broker's rate limit."""
+    queue = settings.worker.broker_task_queue
+    if queue is None:
+        raise ValueError("a broker worker needs CLOSURE_WORKER__BROKER_TASK_QUEUE")
+    broker = (groups or build_activities(settings)).broker
+    rate = settings.worker.broker_calls_per_minute / 60 / CALLS_PER_BROKER_ACTIVITY
+    return _worker(client, settings, executor, queue, broker.all(), activities_per_second=rate)
 
 
 def watch_task_failures(client: Client, task_queue: str, email: EmailActivities) -> WorkflowTaskFailureWatch:

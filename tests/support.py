@@ -35,7 +35,7 @@ from ops.operations import Operations
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
-from worker import build_worker
+from worker import build_broker_worker, build_worker, build_workers
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import StartedClosure, start_closure
 
@@ -63,18 +63,35 @@ class ClosureLab:
     records: SqliteRecords
     executor: ThreadPoolExecutor
     started: list[StartedClosure] = field(default_factory=list)
-    worker: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    workers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    broker_worker: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
-    async def start_worker(self) -> None:
-        await self.worker.enter_async_context(
-            build_worker(self.env.client, self.settings, self.executor, task_queue=self.task_queue)
+    async def start_workers(self) -> None:
+        if self.settings.worker.broker_task_queue is None:
+            worker = build_worker(self.env.client, self.settings, self.executor, task_queue=self.task_queue)
+            await self.workers.enter_async_context(worker)
+            return
+        closure_worker, broker_worker = build_workers(
+            self.env.client, self.settings, self.executor, task_queue=self.task_queue
+        )
+        await self.workers.enter_async_context(closure_worker)
+        await self.broker_worker.enter_async_context(broker_worker)
+
+    async def restart_broker_worker(self) -> None:
+        """Shut the broker-activity worker down and start a new one, as a deploy of a split worker does.
+
+        Only this one: the time-skipping test server never moves a workflow task off the sticky queue of a
+        workflow worker that has gone (a real server does after seconds), so restarting that one stalls time.
+        """
+        await self.broker_worker.aclose()
+        self.broker_worker = contextlib.AsyncExitStack()
+        await self.broker_worker.enter_async_context(
+            build_broker_worker(self.env.client, self.settings, self.executor)
         )
 
-    async def restart_worker(self) -> None:
-        """Shut the worker down and start a new one on the same task queue, as a deploy or a crash loop does."""
-        await self.worker.aclose()
-        self.worker = contextlib.AsyncExitStack()
-        await self.start_worker()
+    async def stop_workers(self) -> None:
+        await self.broker_worker.aclose()
+        await self.workers.aclose()
 
     def follow_temporal(self, now: datetime | None = None) -> None:
         """From here on the broker's clock moves with Temporal's (skipped) time (from `now`, if given)."""
@@ -191,7 +208,9 @@ async def closure_lab(
     request_timeout: float = 2.0,
     ses_endpoint: str | None = None,
     redis_url: str | None = None,
+    split_broker_worker: bool = False,
 ) -> AsyncIterator[ClosureLab]:
+    """`split_broker_worker`: the broker activities run on a worker and task queue of their own."""
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(seed_at)
     workdir = Path(tempfile.mkdtemp(prefix="closure-lab-"))
@@ -206,15 +225,19 @@ async def closure_lab(
         redis_url=redis_url,
     )
     task_queue = f"closure-{uuid.uuid4()}"
+    policy = policy or ClosurePolicy()
+    if split_broker_worker:
+        settings.worker.broker_task_queue = f"{task_queue}-broker"
+        policy = policy.model_copy(update={"broker_task_queue": settings.worker.broker_task_queue})
     records = SqliteRecords(settings.records.sqlite_path)
-    lab = ClosureLab(env, sim, broker, task_queue, policy or ClosurePolicy(), settings, records, executor)
+    lab = ClosureLab(env, sim, broker, task_queue, policy, settings, records, executor)
     try:
-        await lab.start_worker()
+        await lab.start_workers()
         try:
             yield lab
         finally:
             await lab.terminate_leftovers()
-            await lab.worker.aclose()
+            await lab.stop_workers()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -4,7 +4,7 @@
 deployment meets: balances from nothing to two million dollars (most of them small, as accounts are), shares
 and a resting order, the customer's own transfers still in flight at the start, fees and dividends posted
 late, journals in, 5xx and 429 on reads, creates the broker makes but whose answer is lost, transfers rejected,
-expired or returned; and people: ops sending a transfer by hand, ops cancelling, workers restarted by a deploy.
+expired or returned; and people: ops sending a transfer by hand, ops cancelling, a deploy restarting the broker-activity worker.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ActionKind(StrEnum):
     OPS_TRANSFER = "ops_transfer"  # ops sends money to the bank by hand, through the Broker API
     JOURNAL_IN = "journal_in"  # a JNLC from the firm's account (a rebate, a correction)
     OPS_CANCEL = "ops_cancel"  # ops cancels the closure: accepted only before money moves
-    WORKER_RESTART = "worker_restart"  # the worker shut down and started again (a deploy)
+    BROKER_WORKER_RESTART = "broker_worker_restart"  # a deploy restarts the broker-activity worker
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def _actions(rng: random.Random) -> list[Action]:
         actions.append(Action(timedelta(hours=rng.randrange(0, 48)), ActionKind.OPS_CANCEL))
     if rng.random() < 0.15:
         for _ in range(rng.randrange(1, 3)):
-            actions.append(Action(timedelta(hours=rng.randrange(0, 240)), ActionKind.WORKER_RESTART))
+            actions.append(Action(timedelta(hours=rng.randrange(0, 240)), ActionKind.BROKER_WORKER_RESTART))
     return sorted(actions, key=lambda a: a.after)
 
 

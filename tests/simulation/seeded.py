@@ -95,9 +95,9 @@ class SeedRun:
         return cast(Transfer, broker.create_transfer_for_account(self.account.account_id, request))
 
     async def act(self, action: Action, progress: ClosureProgress) -> None:
-        if action.kind == ActionKind.WORKER_RESTART:
-            await self.lab.restart_worker()
-            self.done_by_hand.append("worker restarted")
+        if action.kind == ActionKind.BROKER_WORKER_RESTART:
+            await self.lab.restart_broker_worker()
+            self.done_by_hand.append("broker worker restarted")
         elif action.kind == ActionKind.OPS_CANCEL:
             self.done_by_hand.append(await self._cancel())
         elif progress.phase in HANDS_OFF:
@@ -168,7 +168,8 @@ async def run_seed(
 ) -> SeedReport:
     """What one seed did, and the violations it found (none: every invariant held)."""
     scenario = draw(seed)
-    async with closure_lab(env, sim, executor, seed_at=scenario.start) as lab:
+    restarts = any(a.kind == ActionKind.BROKER_WORKER_RESTART for a in scenario.actions)
+    async with closure_lab(env, sim, executor, seed_at=scenario.start, split_broker_worker=restarts) as lab:
         broker = lab.broker
         account = broker.funded_account(scenario.cash + Decimal("10000.00") * len(scenario.buys))
         run = SeedRun(scenario, lab, account)
