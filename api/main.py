@@ -22,6 +22,7 @@ from api.auth import TokenVerifier
 from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from api.rate_limit import InitiateLimiter
+from api.request_limits import RequestLimits
 from api.routes import admin, closures, health
 from runtime.logs import configure_logging
 from runtime.settings import Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     settings = settings or Settings()
     app = FastAPI(
         lifespan=_lifespan,
+        redirect_slashes=False,  # a trailing slash is another path, answered 404, never redirected
         title="Account closure API",
         version="1.0.0",
         description="Close a brokerage account on the Alpaca Broker API, durably, and follow it to the end.",
@@ -91,6 +93,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         allow_origins=settings.api.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.api.max_body_bytes,
+        max_header_bytes=settings.api.max_header_bytes,
     )
     for module in (closures, admin, health):
         app.include_router(module.router)

@@ -98,6 +98,14 @@ class ApiSettings(BaseModel):
         default=timedelta(seconds=30),
         description="A mirrored progress older than this is checked against the workflow.",
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Larger request bodies are refused with 413 before being read.",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Larger request headers (all together) are refused with 431."
+    )
     stream_heartbeat: timedelta = timedelta(seconds=15)
     redis_timeout: timedelta = Field(
         default=timedelta(milliseconds=500),
