@@ -14,6 +14,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from closure.money import ZERO
+from closure.phases import ClosurePhase
 from simulator.server import SimulatorServer
 from tests.conftest import time_skipping_server
 from tests.simulation.seeded import SeedReport, replay_command, run_seed
@@ -31,7 +33,12 @@ async def _run(seeds: range) -> list[tuple[SeedReport, float]]:
             for seed in seeds:
                 began = time.monotonic()
                 with SimulatorServer() as sim:
-                    report = await run_seed(seed, env, sim, executor)
+                    try:
+                        report = await run_seed(seed, env, sim, executor)
+                    except Exception as exc:  # a seed that cannot finish is a finding too, with its replay
+                        report = SeedReport(
+                            seed, [f"crashed: {exc!r}"[:300]], ClosurePhase.INITIATED, 0, 0, 0, ZERO
+                        )
                 took = time.monotonic() - began
                 done.append((report, took))
                 verdict = "ok" if not report.problems else "VIOLATION " + "; ".join(report.problems)

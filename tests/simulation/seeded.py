@@ -171,7 +171,9 @@ async def run_seed(
     restarts = any(a.kind == ActionKind.BROKER_WORKER_RESTART for a in scenario.actions)
     async with closure_lab(env, sim, executor, seed_at=scenario.start, split_broker_worker=restarts) as lab:
         broker = lab.broker
-        account = broker.funded_account(scenario.cash + Decimal("10000.00") * len(scenario.buys))
+        # Each order is covered at the market price, as the broker checks buying power: a resting limit buy too.
+        orders = len(scenario.buys) + len(scenario.resting_orders)
+        account = broker.funded_account(scenario.cash + Decimal("10000.00") * orders)
         run = SeedRun(scenario, lab, account)
         if any(a.kind == ActionKind.JOURNAL_IN for a in scenario.actions):
             run.firm = broker.funded_account(Decimal("5000.00"), "Firm", "Rebates")
