@@ -35,7 +35,7 @@ from ops.operations import Operations
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
-from worker import build_broker_worker, build_worker, build_workers
+from worker import build_broker_worker, build_workers
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import StartedClosure, start_closure
 
@@ -67,15 +67,13 @@ class ClosureLab:
     broker_worker: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def start_workers(self) -> None:
-        if self.settings.worker.broker_task_queue is None:
-            worker = build_worker(self.env.client, self.settings, self.executor, task_queue=self.task_queue)
-            await self.workers.enter_async_context(worker)
-            return
-        closure_worker, broker_worker = build_workers(
+        """One worker, or two when the broker activities have a task queue of their own."""
+        closure_worker, *broker_worker = build_workers(
             self.env.client, self.settings, self.executor, task_queue=self.task_queue
         )
         await self.workers.enter_async_context(closure_worker)
-        await self.broker_worker.enter_async_context(broker_worker)
+        for worker in broker_worker:
+            await self.broker_worker.enter_async_context(worker)
 
     async def restart_broker_worker(self) -> None:
         """Shut the broker-activity worker down and start a new one, as a deploy of a split worker does.
