@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapters.redis.progress_feed import ProgressFeed
 from api.auth import TokenVerifier, check_admin, unauthorized
 from api.closures import ClosureDesk
 from ops.operations import Operations
@@ -35,6 +36,12 @@ def get_redis(request: Request) -> aioredis.Redis | None:
     return client
 
 
+def get_feed(request: Request) -> ProgressFeed | None:
+    """The app's one progress subscription, shared by every stream (None without REDIS_URL)."""
+    feed: ProgressFeed | None = request.app.state.feed
+    return feed
+
+
 def get_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
@@ -43,6 +50,7 @@ def get_verifier(request: Request) -> TokenVerifier:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DeskDep = Annotated[ClosureDesk, Depends(get_desk)]
 RedisDep = Annotated[aioredis.Redis | None, Depends(get_redis)]
+FeedDep = Annotated[ProgressFeed | None, Depends(get_feed)]
 
 
 def current_user(credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> str:

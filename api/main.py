@@ -18,6 +18,7 @@ from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
 from adapters.records.from_settings import records_from
 from adapters.redis.mirror import ProgressReader
+from adapters.redis.progress_feed import ProgressFeed
 from api.auth import TokenVerifier
 from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
@@ -59,6 +60,9 @@ def shared_redis(settings: Settings) -> aioredis.Redis | None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    feed: ProgressFeed | None = app.state.feed
+    if feed is not None:
+        await feed.aclose()
     client: aioredis.Redis | None = app.state.redis
     if client is not None:
         await client.aclose()
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     redis_client = shared_redis(settings)
     app.state.redis = redis_client
+    app.state.feed = ProgressFeed(redis_client) if redis_client else None
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings.api, issuer=settings.jwt_issuer())
     app.state.desk = ClosureDesk(

@@ -27,6 +27,7 @@ from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
+from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
 from closure.progress import ClosureProgress
 from devtools.invariants import check_completed_closure
@@ -256,4 +257,33 @@ async def operations(lab: ClosureLab) -> Operations:
         records=lab.records,
         broker=AlpacaBroker(BrokerConnection(lab.settings.alpaca)),
         redis=None,
+    )
+
+
+def progress_snapshot(
+    account_id: str, phase: ClosurePhase, sequence: int, user_id: str | None = None
+) -> ClosureProgress:
+    """A closure's progress as the workflow would mirror it, part way through its withdrawals."""
+    return ClosureProgress(
+        account_id=account_id,
+        user_id=user_id,
+        workflow_id=f"account-closure-{account_id}",
+        confirmation_number="CLA-AAAAA-BBBBB",
+        phase=phase,
+        legacy_status=phase.legacy_status,
+        step=phase.value,
+        percent=50,
+        needs_attention=False,
+        attention=None,
+        cash_at_start=Decimal("10.00"),
+        amount_withdrawn=Decimal("0"),
+        amount_completed=Decimal("0"),
+        amount_remaining=Decimal("10.00"),
+        transfers=[],
+        next_action_at=None,
+        started_at=None,
+        completed_at=None,
+        history=[],
+        alerts=[],
+        sequence=sequence,
     )

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
+import redis
 from fastapi import APIRouter, Path, status
 from fastapi.responses import StreamingResponse
 
-from adapters.redis.keys import channel
+from adapters.redis.progress_feed import ProgressFeed
 from api.closures import ClosureDesk
-from api.deps import CurrentUser, DeskDep, RedisDep
+from api.deps import CurrentUser, DeskDep, FeedDep
 from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
 
+log = logging.getLogger("account_closure.api")
 router = APIRouter(
     prefix="/api/account-closure",
     tags=["account closure"],
@@ -60,7 +62,7 @@ async def progress(user: CurrentUser, desk: DeskDep, account_id: str = AccountId
     responses={**REFUSALS, 200: {"content": {"text/event-stream": {}}, "description": "Progress events"}},
 )
 async def progress_stream(
-    user: CurrentUser, desk: DeskDep, redis_client: RedisDep, account_id: str = AccountId
+    user: CurrentUser, desk: DeskDep, feed: FeedDep, account_id: str = AccountId
 ) -> StreamingResponse:
     """Server-Sent Events: the progress now, then every change, until the closure ends."""
     await desk.owned(user, account_id)
@@ -68,54 +70,76 @@ async def progress_stream(
     if first is None:
         raise not_found(account_id)
     return StreamingResponse(
-        _events(desk, redis_client, account_id, first),
+        _events(desk, feed, account_id, first),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+HEARTBEAT = ": heartbeat\n\n"
+Sighting = ProgressPublic | str  # a progress seen, or a line that only keeps the connection alive
+
+
 async def _events(
-    desk: ClosureDesk, client: aioredis.Redis | None, account_id: str, first: ProgressPublic
+    desk: ClosureDesk, feed: ProgressFeed | None, account_id: str, first: ProgressPublic
 ) -> AsyncIterator[str]:
-    heartbeat = desk.settings.api.stream_heartbeat.total_seconds()
+    """The progress now, then each newer one, until the closure ends; every change is sent once."""
     last = first.sequence
     yield _event(first)
     if first.phase.is_terminal:
         return
-    if client is None:
-        async for update in _polled(desk, account_id, last, heartbeat):
-            yield update
-        return
-    pubsub = client.pubsub()
-    await pubsub.subscribe(channel(account_id))
-    try:
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat)
-            if message is None:
-                yield ": heartbeat\n\n"
-                continue
-            current = ProgressPublic(**json.loads(message["data"]), source="mirror")
-            if current.sequence > last:
-                last = current.sequence
-                yield _event(current)
-            if current.phase.is_terminal:
-                return
-    finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]  # back to the shared pool
+    async for seen in _sightings(desk, feed, account_id):
+        if isinstance(seen, str):
+            yield seen
+            continue
+        if seen.sequence > last:
+            last = seen.sequence
+            yield _event(seen)
+        if seen.phase.is_terminal:
+            return
 
 
-async def _polled(desk: ClosureDesk, account_id: str, last: int, interval: float) -> AsyncIterator[str]:
+async def _sightings(
+    desk: ClosureDesk, feed: ProgressFeed | None, account_id: str
+) -> AsyncIterator[Sighting]:
+    heartbeat = desk.settings.api.stream_heartbeat.total_seconds()
+    if feed is not None:
+        try:
+            async with feed.follow(account_id) as queue:
+                async for seen in _fed(desk, queue, account_id, heartbeat):
+                    yield seen
+            return
+        except (redis.RedisError, OSError) as exc:  # only subscribing raises: the feed reconnects by itself
+            log.warning("progress stream polls: Redis %s", type(exc).__name__)
+    async for seen in _polled(desk, account_id, heartbeat):
+        yield seen
+
+
+async def _fed(
+    desk: ClosureDesk, queue: asyncio.Queue[bytes], account_id: str, heartbeat: float
+) -> AsyncIterator[Sighting]:
+    """What the feed hears; at each heartbeat the mirror is read as well, so a change published while this
+    stream was subscribing, or while Redis reconnected, still arrives."""
+    while True:
+        try:
+            data = await asyncio.wait_for(queue.get(), heartbeat)
+        except TimeoutError:
+            yield HEARTBEAT
+            mirrored = await desk.mirrored(account_id)
+            if mirrored is not None:
+                yield ProgressPublic(**mirrored.model_dump(), source="mirror")
+            continue
+        yield ProgressPublic(**json.loads(data), source="mirror")
+
+
+async def _polled(desk: ClosureDesk, account_id: str, heartbeat: float) -> AsyncIterator[Sighting]:
     """Without Redis the workflow itself is asked, now and then."""
     while True:
-        await asyncio.sleep(min(interval, 2.0))
+        await asyncio.sleep(min(heartbeat, 2.0))
         current = await desk.progress(account_id)
         if current is None:
             return
-        if current.sequence > last:
-            last = current.sequence
-            yield _event(current)
-        if current.phase.is_terminal:
-            return
+        yield current
 
 
 def _event(progress: ProgressPublic) -> str:

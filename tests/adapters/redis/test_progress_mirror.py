@@ -18,7 +18,7 @@ from adapters.redis.mirror import MirrorWrite, ProgressMirror
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from simulator.server import SimulatorServer
-from tests.support import ClosureLab, closure_lab, ny
+from tests.support import ClosureLab, closure_lab, ny, progress_snapshot
 
 # The legacy document's examples, field by field.
 LEGACY_CLOSURE_STATE = {
@@ -103,29 +103,7 @@ async def test_legacy_keys_match_the_legacy_shapes_at_each_phase(
 
 
 def _write(sequence: int, phase: ClosurePhase) -> MirrorWrite:
-    progress = ClosureProgress(
-        account_id="acct-1",
-        workflow_id="account-closure-acct-1",
-        confirmation_number="CLA-AAAAA-BBBBB",
-        phase=phase,
-        legacy_status=phase.legacy_status,
-        step=phase.value,
-        percent=50,
-        needs_attention=False,
-        attention=None,
-        cash_at_start=Decimal("10.00"),
-        amount_withdrawn=Decimal("0"),
-        amount_completed=Decimal("0"),
-        amount_remaining=Decimal("10.00"),
-        transfers=[],
-        next_action_at=None,
-        started_at=None,
-        completed_at=None,
-        history=[],
-        alerts=[],
-        sequence=sequence,
-    )
-    return MirrorWrite(progress=progress)
+    return MirrorWrite(progress=progress_snapshot("acct-1", phase, sequence))
 
 
 def test_an_older_write_never_overwrites_a_newer_one(redis_url: str) -> None:
