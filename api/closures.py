@@ -16,7 +16,7 @@ from adapters.records import CLOSED, UserRecord, UserRecords, pending_closure
 from adapters.redis.mirror import ProgressReader
 from api.errors import ApiError, not_found
 from api.models import ClosureStartedPublic, ProgressPublic
-from api.rate_limit import InitiateLimiter
+from api.rate_limit import Throttle
 from closure.broker_types import AccountView
 from closure.confirmation import workflow_id_for
 from closure.eligibility import ineligibility
@@ -49,14 +49,14 @@ class ClosureDesk:
         records: UserRecords,
         mirror: ProgressReader | None,
         broker: AlpacaBroker,
-        limiter: InitiateLimiter,
+        throttle: Throttle,
     ) -> None:
         self.settings = settings
         self.temporal = temporal
         self.records = records
         self._mirror = mirror
         self.broker = broker
-        self._limiter = limiter
+        self._throttle = throttle
 
     async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -86,12 +86,8 @@ class ClosureDesk:
     # --- initiation -----------------------------------------------------------------------------------------
 
     async def initiate(self, user_id: str, account_id: str) -> ClosureStartedPublic:
+        await self._throttle.admit(self._throttle.initiate, user_id)  # before ownership: probes count too
         record = await self.owned(user_id, account_id)
-        wait = await self._limiter.retry_after(user_id)
-        if wait is not None:
-            raise ApiError(
-                429, "TooManyInitiations", f"try again in {wait} s", headers={"Retry-After": str(wait)}
-            )
         running = await self._is_running(account_id)
         if not running:
             if record.status == CLOSED:

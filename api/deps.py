@@ -7,10 +7,12 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from adapters.redis.progress_feed import ProgressFeed
 from api.auth import TokenVerifier, check_admin, unauthorized
 from api.closures import ClosureDesk
+from api.rate_limit import Throttle
 from ops.operations import Operations
 from runtime.settings import Settings
 
@@ -53,16 +55,35 @@ RedisDep = Annotated[aioredis.Redis | None, Depends(get_redis)]
 FeedDep = Annotated[ProgressFeed | None, Depends(get_feed)]
 
 
-def current_user(credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)]) -> str:
+def get_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+async def client_address(request: Request, throttle: ThrottleDep) -> None:
+    """Every route but health counts against its caller's address first, before any credential is read,
+    so probing with bad tokens or other users' account ids is throttled as well."""
+    await throttle.admit(throttle.address, request.client.host if request.client else "unknown")
+
+
+async def current_user(
+    credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)], throttle: ThrottleDep
+) -> str:
     if credentials is None:
         raise unauthorized("an access token is required")
-    return verifier.user_id(credentials.credentials)
+    user = await run_in_threadpool(verifier.user_id, credentials.credentials)  # a JWKS fetch blocks
+    await throttle.admit(throttle.user, f"user:{user}")
+    return user
 
 
-def operator(credentials: Credentials, settings: SettingsDep) -> str:
+async def operator(credentials: Credentials, settings: SettingsDep, throttle: ThrottleDep) -> str:
     if credentials is None:
         raise unauthorized("an operator credential is required")
     check_admin(settings.api, credentials.credentials)
+    await throttle.admit(throttle.user, "operator:admin-token")
     return "operator"
 
 

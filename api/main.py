@@ -22,7 +22,7 @@ from adapters.redis.progress_feed import ProgressFeed
 from api.auth import TokenVerifier
 from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
-from api.rate_limit import InitiateLimiter
+from api.rate_limit import Throttle
 from api.request_limits import RequestLimits
 from api.routes import admin, closures, health
 from runtime.logs import configure_logging
@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.redis = redis_client
     app.state.feed = ProgressFeed(redis_client) if redis_client else None
     app.state.settings = settings
+    throttle = Throttle.of(settings.api, redis_client)
+    app.state.throttle = throttle
     app.state.verifier = TokenVerifier(settings.api, issuer=settings.jwt_issuer())
     app.state.desk = ClosureDesk(
         settings=settings,
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         records=records_from(settings),
         mirror=ProgressReader(redis_client) if redis_client else None,
         broker=AlpacaBroker(BrokerConnection(settings.alpaca)),
-        limiter=InitiateLimiter(settings.api.initiate_limit, settings.api.initiate_window, redis_client),
+        throttle=throttle,
     )
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

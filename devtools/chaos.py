@@ -127,6 +127,8 @@ def _environment(address: str, sim_url: str, plan: ChaosPlan) -> dict[str, str]:
         "CLOSURE_EMAIL__BACKEND": "outbox",
         "CLOSURE_EMAIL__OUTBOX_DIR": str(data / "outbox"),
         "CLOSURE_API__SUPABASE_JWT_SECRET": JWT_SECRET,
+        # 200 closures are started and followed from this one address, at 3,600x time.
+        "CLOSURE_API__ADDRESS_REQUEST_LIMIT": "1000000",
         # The hold outlasts the slowest create the broker can still process. Alpaca's is unknown, so it is
         # 15 min by default; this simulator processes a create at once or holds its answer 2 s.
         "CLOSURE_POLICY__AMBIGUOUS_CREATE_HOLD": "PT60S",

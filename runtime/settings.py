@@ -94,6 +94,17 @@ class ApiSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
     initiate_limit: int = Field(default=5, ge=1, description="Initiations per user per window.")
     initiate_window: timedelta = timedelta(minutes=1)
+    address_request_limit: int = Field(
+        default=600,
+        ge=1,
+        description="Requests per client address per window on every route but health, signed in or not.",
+    )
+    user_request_limit: int = Field(
+        default=120, ge=1, description="Requests per user, or per operator, per window on every route."
+    )
+    request_window: timedelta = Field(
+        default=timedelta(minutes=1), description="The sliding window of both request limits."
+    )
     mirror_max_age: timedelta = Field(
         default=timedelta(seconds=30),
         description="A mirrored progress older than this is checked against the workflow.",

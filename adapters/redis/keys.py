@@ -52,6 +52,6 @@ def channel(account_id: str) -> str:
     return f"closure_progress:{account_id}"
 
 
-def initiate_count_key(user_id: str, bucket: int) -> str:
-    """The API's shared count of one user's initiations in one rate-limit window."""
-    return f"closure_api:initiate:{user_id}:{bucket}"
+def rate_count_key(limit: str, subject: str, bucket: int) -> str:
+    """The API's shared count of one subject's requests (a user, an address) under one limit in one window."""
+    return f"closure_api:{limit}:{subject}:{bucket}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from temporalio.service import RPCError
 
 from api.closures import temporal_unavailable
-from api.deps import DeskDep, OperationsDep, Operator
+from api.deps import DeskDep, OperationsDep, Operator, client_address
 from api.errors import ApiError, Responses, problem
 from api.models import ClosureList, OperatorOutcome, OperatorRequest, ProgressPublic
 from closure.phases import ClosurePhase
@@ -24,7 +24,12 @@ from workflows.client import closure_query, list_closures
 router = APIRouter(
     prefix="/api/admin/closures",
     tags=["operators"],
-    responses={400: problem("Malformed request"), 422: problem("Invalid request")},
+    dependencies=[Depends(client_address)],
+    responses={
+        429: problem("Too many requests"),
+        400: problem("Malformed request"),
+        422: problem("Invalid request"),
+    },
 )
 AccountId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 REFUSALS: Responses = {401: problem("Not an operator credential"), 403: problem("Operator endpoints are off")}

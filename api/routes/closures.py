@@ -8,12 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import redis
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import StreamingResponse
 
 from adapters.redis.progress_feed import ProgressFeed
 from api.closures import ClosureDesk
-from api.deps import CurrentUser, DeskDep, FeedDep
+from api.deps import CurrentUser, DeskDep, FeedDep, client_address
 from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
 
@@ -21,7 +21,12 @@ log = logging.getLogger("account_closure.api")
 router = APIRouter(
     prefix="/api/account-closure",
     tags=["account closure"],
-    responses={400: problem("Malformed request"), 422: problem("Invalid request or precondition")},
+    dependencies=[Depends(client_address)],
+    responses={
+        429: problem("Too many requests"),
+        400: problem("Malformed request"),
+        422: problem("Invalid request or precondition"),
+    },
 )
 AccountId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="The Alpaca account id")
 REFUSALS: Responses = {

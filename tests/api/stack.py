@@ -71,6 +71,10 @@ def api_stack(
         "CLOSURE_API__SUPABASE_JWT_SECRET": JWT_SECRET,
         "CLOSURE_API__ADMIN_TOKEN": ADMIN_TOKEN,
         "CLOSURE_API__INITIATE_LIMIT": "1000",
+        # One test client is one address and a few users sending hundreds of requests; the limits have
+        # their own tests (test_throttle).
+        "CLOSURE_API__ADDRESS_REQUEST_LIMIT": "1000000",
+        "CLOSURE_API__USER_REQUEST_LIMIT": "1000000",
         "CLOSURE_TIME_SCALE": str(time_scale),
     }
     if redis_url:
