@@ -13,6 +13,7 @@ import jwt
 from jwt import PyJWKClient
 
 from api.errors import ApiError
+from closure.operators import AUTOMATION, Actor, OperatorRole
 from runtime.settings import ApiSettings
 
 ASYMMETRIC = ("RS256", "ES256")
@@ -35,6 +36,20 @@ class TokenVerifier:
         )
 
     def user_id(self, token: str) -> str:
+        return str(self._claims(token)["sub"])
+
+    def operator(self, token: str) -> Actor:
+        """An operator signed in to the same Supabase project, with a role in `app_metadata` (which only the
+        project's service role can set; `user_metadata` is the user's own and is never read here)."""
+        claims = self._claims(token)
+        metadata = claims.get("app_metadata")
+        role = metadata.get(self._settings.operator_role_claim) if isinstance(metadata, dict) else None
+        if role not in tuple(OperatorRole):
+            raise ApiError(403, "NotAnOperator", "this sign-in carries no operator role")
+        name = claims.get("email") or claims["sub"]
+        return Actor(name=str(name), role=OperatorRole(role), via="api")
+
+    def _claims(self, token: str) -> dict[str, object]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.DecodeError as exc:
@@ -67,7 +82,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the access token is not valid: {exc}") from exc
         self._check_claims(claims)
-        return str(claims["sub"])
+        return claims
 
     def _check_claims(self, claims: dict[str, object]) -> None:
         if claims.get("role") != USER_ROLE:
@@ -85,9 +100,9 @@ def _seconds(claim: object) -> float:
     return float(claim)
 
 
-def check_admin(settings: ApiSettings, token: str) -> None:
+def automation(settings: ApiSettings, token: str) -> Actor | None:
+    """The shared automation token's actor, when the token is that one (compared in constant time)."""
     expected = settings.admin_token.get_secret_value() if settings.admin_token else None
-    if expected is None:
-        raise ApiError(403, "AdminDisabled", "operator endpoints are off: no admin token is configured")
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        raise unauthorized("not an operator credential")
+    if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        return None
+    return Actor(name=AUTOMATION, role=OperatorRole.OPERATOR, via="api:automation")

@@ -12,7 +12,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
-from adapters.records import CLOSED, UserRecord, UserRecords, pending_closure
+from adapters.records import CLOSED, ClosureRecords, UserRecord, pending_closure
 from adapters.redis.mirror import ProgressReader
 from api.errors import ApiError, not_found
 from api.models import ClosureStartedPublic, ProgressPublic
@@ -27,6 +27,7 @@ from closure.errors import (
     MirrorUnavailable,
     UserRecordsUnavailable,
 )
+from closure.operators import AuditEntry
 from closure.progress import ClosureProgress
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
@@ -46,7 +47,7 @@ class ClosureDesk:
         self,
         settings: Settings,
         temporal: Callable[[], Awaitable[Client]],
-        records: UserRecords,
+        records: ClosureRecords,
         mirror: ProgressReader | None,
         broker: AlpacaBroker,
         throttle: Throttle,
@@ -72,6 +73,9 @@ class ClosureDesk:
 
     async def records_of(self, user_id: str) -> list[UserRecord]:
         return await self._blocking(self.records.by_user, user_id)
+
+    async def audit_of(self, account_id: str) -> list[AuditEntry]:
+        return await self._blocking(self.records.audit_of, account_id)
 
     async def connected(self) -> Client:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import redis.asyncio as aioredis
@@ -10,9 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from adapters.redis.progress_feed import ProgressFeed
-from api.auth import TokenVerifier, check_admin, unauthorized
+from api.auth import TokenVerifier, automation, unauthorized
 from api.closures import ClosureDesk
+from api.errors import ApiError
 from api.rate_limit import Throttle
+from closure.operators import Actor, Capability
 from ops.operations import Operations
 from runtime.settings import Settings
 
@@ -79,12 +82,27 @@ async def current_user(
     return user
 
 
-async def operator(credentials: Credentials, settings: SettingsDep, throttle: ThrottleDep) -> str:
-    if credentials is None:
-        raise unauthorized("an operator credential is required")
-    check_admin(settings.api, credentials.credentials)
-    await throttle.admit(throttle.user, "operator:admin-token")
-    return "operator"
+def operator_with(capability: Capability) -> Callable[..., Awaitable[Actor]]:
+    """The acting operator, refused unless their role grants `capability` (closure.operators.GRANTS)."""
+
+    async def acting(
+        credentials: Credentials,
+        settings: SettingsDep,
+        verifier: Annotated[TokenVerifier, Depends(get_verifier)],
+        throttle: ThrottleDep,
+    ) -> Actor:
+        if credentials is None:
+            raise unauthorized("an operator credential is required")
+        token = credentials.credentials
+        actor = automation(settings.api, token)
+        if actor is None:
+            actor = await run_in_threadpool(verifier.operator, token)
+        await throttle.admit(throttle.user, f"operator:{actor.name}")
+        if not actor.may(capability):
+            raise ApiError(403, "RoleNotAllowed", f"the {actor.role.value} role may not {capability.value}")
+        return actor
+
+    return acting
 
 
 async def get_operations(desk: DeskDep) -> Operations:
@@ -97,4 +115,5 @@ async def get_operations(desk: DeskDep) -> Operations:
 
 OperationsDep = Annotated[Operations, Depends(get_operations)]
 CurrentUser = Annotated[str, Depends(current_user)]
-Operator = Annotated[str, Depends(operator)]
+Viewer = Annotated[Actor, Depends(operator_with(Capability.VIEW))]
+Operator = Annotated[Actor, Depends(operator_with(Capability.ACT))]

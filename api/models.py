@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from closure.operators import AuditEntry
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from workflows.client import ClosureSummary
@@ -40,8 +41,16 @@ class ClosureList(BaseModel):
 
 
 class OperatorRequest(BaseModel):
-    operator: str = Field(min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=1000)
+    operator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description=(
+            "With the automation token: the person or job it acts for, recorded beside it. An operator's own "
+            "token names them, and this is ignored."
+        ),
+    )
+    reason: str = Field(default="", max_length=1000, description="Why, for the audit trail")
     dry_run: bool = Field(
         default=False, description="Say what would be done, as the closure itself judges it"
     )
@@ -52,6 +61,11 @@ class OperatorOutcome(BaseModel):
     accepted: bool = Field(description="Whether the action was carried out (false for a dry run).")
     phase: ClosurePhase | None
     message: str
+
+
+class AuditTrailPublic(BaseModel):
+    account_id: str
+    entries: list[AuditEntry] = Field(description="Every operator action on the closure, oldest first.")
 
 
 class Health(BaseModel):

@@ -4,6 +4,7 @@
     closure find-stuck                closure resume ACCOUNT | --all [--dry-run]
     closure retry ACCOUNT [--dry-run] closure cancel ACCOUNT --reason R [--dry-run]
     closure import-legacy [--account A] [--dry-run]
+    closure audit ACCOUNT             (every action takes --operator NAME, default $CLOSURE_OPERATOR or login)
     closure schedule create [--every-minutes N] | describe | pause --note N | unpause | trigger
     closure deployment describe       closure deployment promote BUILD_ID
 
@@ -13,6 +14,7 @@ Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -24,10 +26,12 @@ from rich.console import Console
 from rich.table import Table
 
 from closure.money import format_usd
+from closure.operators import Actor, OperatorRole
 from closure.phases import ClosurePhase
 from ops import deployment as worker_deployment
 from ops import sweep_schedule
-from ops.operations import Action, OperationRefused, Operations
+from ops.actions import Action, OperationRefused
+from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
 from ops.sweep_schedule import SweepSchedule
 from runtime.settings import Settings
@@ -45,6 +49,22 @@ state: dict[str, bool] = {"json": False}
 
 Account = Annotated[str, typer.Argument(help="The Alpaca account id")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say exactly what would be done; change nothing")]
+OperatorName = Annotated[
+    str,
+    typer.Option(envvar="CLOSURE_OPERATOR", help="Who is acting, for the audit trail (default: login name)"),
+]
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers: then it must be given
+        return "unknown-cli-user"
+
+
+def _actor(name: str) -> Actor:
+    # Whoever runs the CLI holds this deployment's Temporal credentials: an operator, by that fact.
+    return Actor(name=name or _whoami(), role=OperatorRole.OPERATOR, via="cli")
 
 
 @app.callback()
@@ -175,45 +195,60 @@ def resume(
         bool, typer.Option("--all", help="Every pending_closure record without a workflow")
     ] = False,
     dry_run: DryRun = False,
+    operator: OperatorName = "",
 ) -> None:
     """Start a workflow that reconciles a stuck closure from broker truth."""
     if (account_id is None) == (not all_):
         _fail("give an account id or --all")
     if all_:
-        _actions(_run(lambda ops: ops.resume_all(dry_run)))
+        _actions(_run(lambda ops: ops.resume_all(dry_run, _actor(operator))))
     else:
-        _actions([_run(lambda ops: ops.resume(str(account_id), dry_run))])
+        _actions([_run(lambda ops: ops.resume(str(account_id), dry_run, _actor(operator)))])
 
 
 @app.command()
 def retry(
     account_id: Account,
-    operator: Annotated[str, typer.Option(help="Who is retrying")] = "cli",
+    note: Annotated[str, typer.Option(help="Why it can go on now (what was fixed)")] = "",
+    operator: OperatorName = "",
     dry_run: DryRun = False,
 ) -> None:
     """Let a closure waiting in needs_attention try again."""
-    _actions([_run(lambda ops: ops.retry(account_id, operator, dry_run))])
+    _actions([_run(lambda ops: ops.retry(account_id, _actor(operator), dry_run, note))])
 
 
 @app.command()
 def cancel(
     account_id: Account,
     reason: Annotated[str, typer.Option(help="Why")] = "cancelled by an operator",
-    operator: Annotated[str, typer.Option(help="Who is cancelling")] = "cli",
+    operator: OperatorName = "",
     dry_run: DryRun = False,
 ) -> None:
     """Cancel a closure before any money has moved."""
-    _actions([_run(lambda ops: ops.cancel(account_id, operator, reason, dry_run))])
+    _actions([_run(lambda ops: ops.cancel(account_id, _actor(operator), reason, dry_run))])
 
 
 @app.command("import-legacy")
 def import_legacy(
     account: Annotated[str | None, typer.Option(help="Only this account")] = None,
     dry_run: DryRun = False,
+    operator: OperatorName = "",
 ) -> None:
     """Turn legacy closure_state / withdrawal_state / partial_withdrawal keys into workflows, keeping
     transfers_completed so the 24 h window and the totals stay right."""
-    _actions(_run(lambda ops: ops.import_legacy(account, dry_run)))
+    _actions(_run(lambda ops: ops.import_legacy(account, dry_run, _actor(operator))))
+
+
+@app.command()
+def audit(account_id: Account) -> None:
+    """Every operator action on the closure, oldest first: who, when, what, why, and how it ended."""
+    entries = _run(lambda ops: asyncio.to_thread(ops.records.audit_of, account_id))
+    table = _table("at", "operator", "via", "action", "outcome", "reason", "detail")
+    for e in entries:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.outcome.value, e.reason, e.detail
+        )
+    _emit(entries, table)
 
 
 schedule = typer.Typer(

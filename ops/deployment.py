@@ -16,7 +16,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 
-from ops.operations import OperationRefused, refused_when_missing
+from ops.actions import OperationRefused, refused_when_missing
 
 
 class DeploymentBuild(BaseModel):

@@ -7,7 +7,6 @@ the admin API are thin faces over it. Every change has a dry run that says exact
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,15 +19,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
-from adapters.records import CLOSED, PENDING_CLOSURE, UserRecords
+from adapters.records import CLOSED, PENDING_CLOSURE, ClosureRecords
 from adapters.records.from_settings import records_from
 from adapters.redis.legacy import LegacyTransfer, closure_state, legacy_accounts, read_legacy
 from closure.broker_types import TransferView
 from closure.confirmation import workflow_id_for
 from closure.money import format_usd
 from closure.operator_rules import OperatorAction
-from closure.phases import ClosurePhase
+from closure.operators import Actor
 from closure.progress import CancelRequest, ClosureProgress, ClosureState, OperatorResult, RetryRequest
+from ops.actions import Action, ClosureNotFound, ClosureUnreachable, OperationRefused
+from ops.audit import audited, outcome_of, record
 from runtime.settings import Settings
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import start_closure
@@ -40,41 +41,11 @@ QUERY_TIMEOUT = timedelta(seconds=10)  # a closure whose workers are all gone mu
 FAILING_TASK_ATTEMPTS = 3
 
 
-class Action(BaseModel):
-    account_id: str
-    action: str
-    detail: str
-    done: bool
-    phase: ClosurePhase | None = None
-
-
-class OperationRefused(Exception):
-    """An operator command that cannot be carried out, with the reason (one line, for the operator)."""
-
-
-async def refused_when_missing(work: Awaitable[T], reason: str) -> T:
-    """Temporal's NOT_FOUND for a schedule or a deployment, as the operator's one-line reason."""
-    try:
-        return await work
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise OperationRefused(reason) from None
-        raise
-
-
-class ClosureNotFound(OperationRefused):
-    """No closure (or no running one) for the account."""
-
-
-class ClosureUnreachable(OperationRefused):
-    """Temporal, or every worker that could answer for the closure, is out of reach."""
-
-
 @dataclass
 class Operations:
     settings: Settings
     client: Client
-    records: UserRecords
+    records: ClosureRecords
     broker: AlpacaBroker
     redis: redis.Redis | None
 
@@ -161,7 +132,11 @@ class Operations:
         outgoing = [t for t in await self.outgoing(account_id) if t.created_at >= since]
         return closure_state(account_id, confirmation, since, known, outgoing, note)
 
-    async def resume(self, account_id: str, dry_run: bool) -> Action:
+    async def resume(self, account_id: str, dry_run: bool, actor: Actor) -> Action:
+        work = self._resume(account_id, dry_run)
+        return await audited(self.records, actor, "resume", account_id, "", dry_run, work)
+
+    async def _resume(self, account_id: str, dry_run: bool) -> Action:
         status = await self.status_of(account_id)
         if status == WorkflowExecutionStatus.RUNNING:
             progress = await self.progress(account_id)
@@ -188,11 +163,26 @@ class Operations:
         await self._start(account_id, record.user_id, state)
         return Action(account_id=account_id, action="started", detail=detail, done=True)
 
-    async def resume_all(self, dry_run: bool) -> list[Action]:
+    async def resume_all(self, dry_run: bool, actor: Actor) -> list[Action]:
         pending = await asyncio.to_thread(self.records.with_status, PENDING_CLOSURE)
-        return [await self.resume(record.alpaca_account_id, dry_run) for record in pending]
+        return [await self.resume(record.alpaca_account_id, dry_run, actor) for record in pending]
 
-    async def import_legacy(self, account_id: str | None, dry_run: bool) -> list[Action]:
+    async def import_legacy(self, account_id: str | None, dry_run: bool, actor: Actor) -> list[Action]:
+        actions = await self._import_legacy(account_id, dry_run)
+        for done in actions:
+            await record(
+                self.records,
+                actor,
+                "import-legacy",
+                done.account_id,
+                dry_run,
+                "",
+                outcome_of(done, dry_run),
+                done.detail,
+            )
+        return actions
+
+    async def _import_legacy(self, account_id: str | None, dry_run: bool) -> list[Action]:
         if self.redis is None:
             raise OperationRefused("set REDIS_URL to read the legacy closure state")
         accounts = [account_id] if account_id else await asyncio.to_thread(legacy_accounts, self.redis)
@@ -246,7 +236,11 @@ class Operations:
         if refusal:
             raise OperationRefused(refusal)
 
-    async def retry(self, account_id: str, operator: str, dry_run: bool, note: str = "") -> Action:
+    async def retry(self, account_id: str, actor: Actor, dry_run: bool, note: str = "") -> Action:
+        work = self._retry(account_id, actor.name, dry_run, note)
+        return await audited(self.records, actor, "retry", account_id, note, dry_run, work)
+
+    async def _retry(self, account_id: str, operator: str, dry_run: bool, note: str) -> Action:
         await self._allowed(account_id, OperatorAction.RETRY)
         if dry_run:
             progress = await self.progress(account_id)
@@ -269,7 +263,11 @@ class Operations:
             phase=result.phase,
         )
 
-    async def cancel(self, account_id: str, operator: str, reason: str, dry_run: bool) -> Action:
+    async def cancel(self, account_id: str, actor: Actor, reason: str, dry_run: bool) -> Action:
+        work = self._cancel(account_id, actor.name, reason, dry_run)
+        return await audited(self.records, actor, "cancel", account_id, reason, dry_run, work)
+
+    async def _cancel(self, account_id: str, operator: str, reason: str, dry_run: bool) -> Action:
         await self._allowed(account_id, OperatorAction.CANCEL)
         if dry_run:
             progress = await self.progress(account_id)

@@ -15,7 +15,8 @@ from closure.eligibility import is_closed
 from closure.errors import ClosureError
 from closure.money import ZERO, format_usd
 from closure.phases import TRANSFER_SUCCESS, ClosurePhase
-from ops.operations import OperationRefused, Operations
+from ops.actions import OperationRefused
+from ops.operations import Operations
 from workflows.client import ALL_CLOSURES, closure_query, list_closures
 
 StuckKind = Literal[

@@ -20,7 +20,7 @@ from temporalio.client import (
     ScheduleState,
 )
 
-from ops.operations import OperationRefused, refused_when_missing
+from ops.actions import OperationRefused, refused_when_missing
 from ops.sweep import SWEEP_WORKFLOW_ID, ReconciliationSweep, SweepInput
 
 SWEEP_SCHEDULE_ID = "reconciliation-sweep"

@@ -89,7 +89,15 @@ class ApiSettings(BaseModel):
         description="Longest plausible exp − iat; Supabase issues at most a week. A longer-lived token is refused.",
     )
     admin_token: SecretStr | None = Field(
-        default=None, description="Bearer token for /api/admin; admin is off without it."
+        default=None,
+        description=(
+            "The automation credential: a shared bearer token for jobs, acting on /api/admin as the operator "
+            "`automation`. People sign in with their own Supabase token instead. Off when unset."
+        ),
+    )
+    operator_role_claim: str = Field(
+        default="closure_role",
+        description="The key in a Supabase token's app_metadata holding the operator role: viewer or operator.",
     )
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
     initiate_limit: int = Field(default=5, ge=1, description="Initiations per user per window.")

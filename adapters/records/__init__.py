@@ -13,10 +13,12 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from closure.errors import UserRecordConflict, UserRecordNotFound
+from closure.operators import AuditEntry
 
 ACTIVE, PENDING_CLOSURE, CLOSED = "active", "pending_closure", "closed"
 TABLE = "user_onboarding"
 EMAIL_TABLE = "closure_emails"
+AUDIT_TABLE = "closure_audit"  # append-only: rows are inserted and read, never changed or deleted
 
 
 class UserRecord(BaseModel):
@@ -85,6 +87,18 @@ class UserRecords(Protocol):
     def apply(self, account_id: str, move: Move) -> UserRecord: ...
 
     def upsert(self, record: UserRecord) -> UserRecord: ...
+
+
+class AuditTrail(Protocol):
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_of(self, account_id: str) -> list[AuditEntry]:
+        """The account's entries, oldest first."""
+        ...
+
+
+class ClosureRecords(UserRecords, AuditTrail, Protocol):
+    """Everything beside the user records the operators' tools read and write."""
 
 
 def settle_move(account_id: str, move: Move, current: UserRecord | None) -> UserRecord:

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.records import EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
+from adapters.records import AUDIT_TABLE, EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
 from closure.email_ledger import EmailClaim
 from closure.errors import UserRecordsUnavailable
+from closure.operators import AuditEntry
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -33,6 +34,24 @@ CREATE TABLE IF NOT EXISTS {EMAIL_TABLE} (
     claimed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     sent_at TEXT
 );
+CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    via TEXT NOT NULL,
+    action TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {AUDIT_TABLE}_account ON {AUDIT_TABLE} (account_id, id);
+CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_update BEFORE UPDATE ON {AUDIT_TABLE}
+BEGIN SELECT RAISE(ABORT, '{AUDIT_TABLE} is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_delete BEFORE DELETE ON {AUDIT_TABLE}
+BEGIN SELECT RAISE(ABORT, '{AUDIT_TABLE} is append-only'); END;
 """
 
 
@@ -135,3 +154,20 @@ class SqliteRecords:
             db.execute(
                 f"DELETE FROM {EMAIL_TABLE} WHERE message_key = ? AND status = 'claimed'", (message_key,)
             )
+
+    # --- AuditTrail -----------------------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        row = entry.model_dump(mode="json")
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._connect() as db:
+            db.execute(f"INSERT INTO {AUDIT_TABLE} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+    def audit_of(self, account_id: str) -> list[AuditEntry]:
+        columns = ", ".join(AuditEntry.model_fields)
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {columns} FROM {AUDIT_TABLE} WHERE account_id = ? ORDER BY id", (account_id,)
+            ).fetchall()
+        return [AuditEntry.model_validate(dict(row)) for row in rows]

@@ -12,9 +12,10 @@ import httpx
 from postgrest.exceptions import APIError
 from supabase import Client, create_client
 
-from adapters.records import EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
+from adapters.records import AUDIT_TABLE, EMAIL_TABLE, TABLE, Move, UserRecord, settle_move
 from closure.email_ledger import EmailClaim
 from closure.errors import UserRecordsUnavailable
+from closure.operators import AuditEntry
 
 UNIQUE_VIOLATION = "23505"
 
@@ -108,3 +109,15 @@ class SupabaseRecords:
             "release email claim",
             self._client.table(EMAIL_TABLE).delete().eq("message_key", message_key).eq("status", "claimed"),
         )
+
+    # --- AuditTrail -----------------------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self._run("append audit entry", self._client.table(AUDIT_TABLE).insert(entry.model_dump(mode="json")))
+
+    def audit_of(self, account_id: str) -> list[AuditEntry]:
+        rows = self._run(
+            "read audit trail",
+            self._client.table(AUDIT_TABLE).select("*").eq("account_id", account_id).order("id"),
+        )
+        return [AuditEntry.model_validate(row) for row in rows]

@@ -1,4 +1,4 @@
-"""Operator routes: find closures, look at one, retry it, cancel it. Behind the admin token."""
+"""Operator routes: find closures, look at one and its audit trail (viewer), retry or cancel it (operator)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from temporalio.service import RPCError
 
 from api.closures import temporal_unavailable
-from api.deps import DeskDep, OperationsDep, Operator, client_address
+from api.deps import DeskDep, OperationsDep, Operator, Viewer, client_address
 from api.errors import ApiError, Responses, problem
-from api.models import ClosureList, OperatorOutcome, OperatorRequest, ProgressPublic
+from api.models import AuditTrailPublic, ClosureList, OperatorOutcome, OperatorRequest, ProgressPublic
+from closure.operators import AUTOMATION, Actor
 from closure.phases import ClosurePhase
-from ops.operations import (
-    Action,
-    ClosureNotFound,
-    ClosureUnreachable,
-    OperationRefused,
-)
+from ops.actions import Action, ClosureNotFound, ClosureUnreachable, OperationRefused
 from workflows.client import closure_query, list_closures
 
 router = APIRouter(
@@ -32,12 +28,15 @@ router = APIRouter(
     },
 )
 AccountId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-REFUSALS: Responses = {401: problem("Not an operator credential"), 403: problem("Operator endpoints are off")}
+REFUSALS: Responses = {
+    401: problem("No, or an invalid, credential"),
+    403: problem("Not an operator, or the role may not do this"),
+}
 
 
 @router.get("", response_model=ClosureList, responses=REFUSALS)
 async def closures(
-    _: Operator,
+    _: Viewer,
     desk: DeskDep,
     phase: Annotated[ClosurePhase | None, Query(description="Only closures in this phase")] = None,
     needs_attention: Annotated[
@@ -46,7 +45,7 @@ async def closures(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ClosureList:
     try:
-        found = await list_closures(await desk.temporal(), closure_query(phase, needs_attention), limit=limit)
+        found = await list_closures(await desk.connected(), closure_query(phase, needs_attention), limit=limit)
     except RPCError as exc:
         raise temporal_unavailable(exc) from exc
     return ClosureList(closures=found)
@@ -55,7 +54,7 @@ async def closures(
 @router.get(
     "/{account_id}", response_model=ProgressPublic, responses={**REFUSALS, 404: problem("No closure")}
 )
-async def closure_detail(_: Operator, desk: DeskDep, account_id: str = AccountId) -> ProgressPublic:
+async def closure_detail(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> ProgressPublic:
     found = await desk.progress(account_id)
     if found is None:
         raise ApiError(404, "ClosureNotFound", f"no closure for account {account_id}")
@@ -89,9 +88,10 @@ async def _carry_out(work: Awaitable[Action]) -> OperatorOutcome:
     responses={**REFUSALS, 404: problem("No running closure"), 409: problem("Not waiting for an operator")},
 )
 async def retry(
-    _: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
+    actor: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
 ) -> OperatorOutcome:
-    return await _carry_out(ops.retry(account_id, request.operator, request.dry_run, note=request.reason))
+    acting = _on_behalf(actor, request)
+    return await _carry_out(ops.retry(account_id, acting, request.dry_run, note=request.reason))
 
 
 @router.post(
@@ -104,7 +104,21 @@ async def retry(
     },
 )
 async def cancel(
-    _: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
+    actor: Operator, ops: OperationsDep, request: OperatorRequest, account_id: str = AccountId
 ) -> OperatorOutcome:
     reason = request.reason or "cancelled by an operator"
-    return await _carry_out(ops.cancel(account_id, request.operator, reason, request.dry_run))
+    return await _carry_out(ops.cancel(account_id, _on_behalf(actor, request), reason, request.dry_run))
+
+
+@router.get("/{account_id}/audit", response_model=AuditTrailPublic, responses=REFUSALS)
+async def audit(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> AuditTrailPublic:
+    """Every operator action on the closure, through the API or the CLI: who, when, what, why, the outcome."""
+    entries = await desk.audit_of(account_id)
+    return AuditTrailPublic(account_id=account_id, entries=entries)
+
+
+def _on_behalf(actor: Actor, request: OperatorRequest) -> Actor:
+    """The automation token names the person or job it acts for; a person's own token already names them."""
+    if actor.name != AUTOMATION or not request.operator:
+        return actor
+    return actor.model_copy(update={"name": f"{AUTOMATION} for {request.operator}"})

@@ -4,6 +4,7 @@ reaches the operator as one line, from the CLI and from the admin API alike."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -12,10 +13,12 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from closure.operators import AuditOutcome
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from runtime.settings import ApiSettings
@@ -34,6 +37,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 TRANSFERS = "POST /v1/accounts/{account_id}/transfers"
 ADMIN = "operator-token"
 MONEY_MOVING = "transfer 1 of $30,000.00 is being sent to the bank"
+OTTO = "otto@firm.example"
 
 
 async def test_dry_run_and_real_cancel_agree_while_the_first_transfer_is_being_sent(
@@ -50,8 +54,9 @@ async def test_dry_run_and_real_cancel_agree_while_the_first_transfer_is_being_s
         assert sending.amount_withdrawn == Decimal("0")
         account_id = account.account_id
 
-        dry = await asyncio.to_thread(lab.cli, "cancel", account_id, "--reason", "asked", "--dry-run")
-        real = await asyncio.to_thread(lab.cli, "cancel", account_id, "--reason", "asked")
+        cancel = ("cancel", account_id, "--reason", "asked", "--operator", OTTO)
+        dry = await asyncio.to_thread(lab.cli, *cancel, "--dry-run")
+        real = await asyncio.to_thread(lab.cli, *cancel)
         for result in (dry, real):
             assert result.exit_code == 1, result.output
             assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -70,11 +75,22 @@ async def test_dry_run_and_real_cancel_agree_while_the_first_transfer_is_being_s
                 await admin.post(path, json={"operator": "ops@example.com", "dry_run": dry_run})
                 for dry_run in (True, False)
             ]
+            trail = (await admin.get(f"/api/admin/closures/{account_id}/audit")).json()["entries"]
         for answer in answers:
             assert answer.status_code == 409, answer.text
             assert answer.json()["code"] == "OperatorActionRefused"
             assert MONEY_MOVING in answer.json()["message"]
 
+        # Every attempt is on the record, the refused ones and the dry runs too, through either door.
+        assert [(e["actor"], e["via"], e["dry_run"], e["outcome"]) for e in trail] == [
+            (OTTO, "cli", True, "refused"),
+            (OTTO, "cli", False, "refused"),
+            ("automation for ops@example.com", "api:automation", True, "refused"),
+            ("automation for ops@example.com", "api:automation", False, "refused"),
+        ]
+        assert all(e["action"] == "cancel" and MONEY_MOVING in e["detail"] for e in trail)
+        cli_trail = await asyncio.to_thread(lab.cli, "--json", "audit", account_id)
+        assert [e["outcome"] for e in json.loads(cli_trail.output)] == ["refused"] * 4
         assert lab.broker.control("GET", "/faults")["rules"][0]["hits"] == 1, "the slow create happened"
         progress = await lab.finish(started)
         assert progress.phase == ClosurePhase.COMPLETED  # the refused cancels changed nothing
@@ -107,7 +123,25 @@ async def test_a_cancel_the_closure_accepts_is_a_would_cancel_then_done(
         dry = await asyncio.to_thread(lab.cli, "--json", "cancel", account.account_id, "--dry-run")
         assert dry.exit_code == 0, dry.output
         assert '"would cancel"' in dry.output
-        real = await asyncio.to_thread(lab.cli, "--json", "cancel", account.account_id, "--reason", "asked")
+        real = await asyncio.to_thread(
+            lab.cli, "--json", "cancel", account.account_id, "--reason", "asked", "--operator", OTTO
+        )
         assert real.exit_code == 0, real.output
         assert '"cancelled"' in real.output
         assert (await lab.progress(started.handle)).phase == ClosurePhase.CANCELLED
+
+        trail = lab.records.audit_of(account.account_id)
+        assert [(e.action, e.dry_run, e.outcome, e.reason) for e in trail] == [
+            ("cancel", True, AuditOutcome.DRY_RUN, "cancelled by an operator"),
+            ("cancel", False, AuditOutcome.DONE, "asked"),
+        ]
+        assert trail[1].actor == OTTO
+        assert trail[0].actor, "without --operator the login name acts"
+        # The update's own input names the operator and the reason: what the Temporal UI shows.
+        inputs = [
+            event.workflow_execution_update_accepted_event_attributes.accepted_request.input.args
+            async for event in started.handle.fetch_history_events()
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        ]
+        [request] = [json.loads(args.payloads[0].data) for args in inputs]
+        assert request == {"requested_by": OTTO, "reason": "asked"}

@@ -27,8 +27,8 @@ from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress, WakeSignal
 from devtools.invariants import check_completed_closure
 from ops import deployment
+from ops.actions import OperationRefused
 from ops.cli import app as cli_app
-from ops.operations import OperationRefused
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings, TemporalSettings
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from adapters.records import UserRecord, attention, closed, pending_closure, reopened
 from adapters.records.sqlite import SqliteRecords
 from closure.errors import UserRecordConflict, UserRecordNotFound
+from closure.operators import Actor, AuditEntry, AuditOutcome, OperatorRole
 
 AT = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 
@@ -68,3 +70,20 @@ def test_the_email_ledger_lets_one_claim_win(records: SqliteRecords) -> None:
     records.claim("wf:email:transfer:1", "transfer_sent")
     records.release("wf:email:transfer:1")  # a definite send failure frees the key for the retry
     assert records.claim("wf:email:transfer:1", "transfer_sent").fresh
+
+
+def _entry(n: int, account_id: str = "acct-1") -> AuditEntry:
+    otto = Actor(name="otto@firm.example", role=OperatorRole.OPERATOR, via="cli")
+    return AuditEntry.of(AT, account_id, otto, "retry", False, f"note {n}", AuditOutcome.DONE, "retried")
+
+
+def test_the_audit_trail_is_append_only(records: SqliteRecords) -> None:
+    for n in range(3):
+        records.append_audit(_entry(n))
+    records.append_audit(_entry(9, account_id="acct-2"))
+    assert [e.reason for e in records.audit_of("acct-1")] == ["note 0", "note 1", "note 2"]
+    with sqlite3.connect(records.path) as db:
+        for statement in ("UPDATE closure_audit SET actor = 'someone else'", "DELETE FROM closure_audit"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                db.execute(statement)
+    assert len(records.audit_of("acct-1")) == 3

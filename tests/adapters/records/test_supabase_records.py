@@ -10,6 +10,7 @@ import pytest
 from adapters.records import closed, pending_closure
 from adapters.records.supabase import SupabaseRecords
 from closure.errors import UserRecordConflict
+from closure.operators import Actor, AuditEntry, AuditOutcome, OperatorRole
 from tests.adapters.records.fake_postgrest import FakePostgrest
 
 KEY = "service-role-key-for-tests"
@@ -96,3 +97,24 @@ def test_the_email_ledger_claims_with_an_insert_and_reads_back_on_conflict(
     )
     assert conflict.body == insert.body
     assert read.query == [("select", "*"), ("message_key", "eq.k1")]
+
+
+def test_the_audit_trail_is_an_insert_and_an_ordered_read(
+    postgrest: tuple[FakePostgrest, SupabaseRecords],
+) -> None:
+    fake, records = postgrest
+    at = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
+    vera = Actor(name="vera@firm.example", role=OperatorRole.OPERATOR, via="api")
+    entry = AuditEntry.of(at, ACCOUNT, vera, "cancel", False, "asked", AuditOutcome.DONE, "cancelled")
+    fake.answer(201, [])
+    records.append_audit(entry)
+    fake.answer(200, [{"id": 7, **entry.model_dump(mode="json")}])
+    assert records.audit_of(ACCOUNT) == [entry]
+
+    insert, read = fake.seen
+    assert (insert.method, insert.path) == ("POST", "/rest/v1/closure_audit")
+    assert insert.body["actor"] == "vera@firm.example"
+    assert insert.body["reason"] == "asked"
+    assert (read.method, read.path) == ("GET", "/rest/v1/closure_audit")
+    assert ("account_id", f"eq.{ACCOUNT}") in read.query
+    assert ("order", "id") in read.query or ("order", "id.asc") in read.query
