@@ -35,6 +35,21 @@ class TemporalSettings(BaseModel):
     tls_client_key_path: Path | None = Field(default=None, description="mTLS client key (PEM).")
     tls_server_root_ca_path: Path | None = Field(default=None, description="CA for a self-hosted cluster.")
     ui_url: str = Field(default="http://localhost:8233", description="Base of the links operators are given.")
+    codec_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Payload encryption keys by key id, each base64 of 32 bytes (AES-256-GCM), as JSON: "
+            '{"2026-12": "..."}. Unset: payloads travel in the clear (local use only). Keep a retired key '
+            "until the histories it sealed are past retention."
+        ),
+    )
+    codec_key_id: str | None = Field(
+        default=None, description="The key new payloads are sealed with; unset: the first of codec_keys."
+    )
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233"],
+        description="Origins (the Temporal UI) allowed to call the codec server from a browser.",
+    )
 
 
 class AlpacaSettings(BaseModel):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from runtime.codec import data_converter
 from runtime.settings import TemporalSettings
 
 
@@ -25,13 +25,14 @@ def _tls(settings: TemporalSettings) -> TLSConfig | bool:
 async def connect(
     settings: TemporalSettings, runtime: Runtime | None = None, tracing: bool = False
 ) -> Client:
-    """Every client and worker uses the pydantic converter, so Decimal money travels as exact strings."""
+    """Every client and worker uses the pydantic converter, so Decimal money travels as exact strings, and
+    seals payloads with the configured codec keys (runtime.codec)."""
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
         tls=_tls(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         runtime=runtime,
         interceptors=_tracing() if tracing else [],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -16,15 +17,23 @@ import pytest_asyncio
 import redis
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
 from closure.search_attributes import CLI_TYPES
+from runtime.codec import data_converter
+from runtime.settings import TemporalSettings
 from simulator.server import SimulatorServer
 from tests.adapters.email.moto_ses import MotoSes
 
 BIN = Path(sys.executable).parent
+
+# Every test runs sealed, as production does: the test clients, the in-process workers, the CLI and every
+# process a test starts (they inherit the environment) share this key: "tests only; never for production".
+CODEC_KEYS = {"test-2026-12": "dGVzdHMgb25seTsgbmV2ZXIgZm9yIHByb2R1Y3Rpb24="}
+os.environ["CLOSURE_TEMPORAL__CODEC_KEYS"] = json.dumps(CODEC_KEYS)
+os.environ["CLOSURE_TEMPORAL__CODEC_KEY_ID"] = "test-2026-12"
+SEALED = data_converter(TemporalSettings.model_validate({"codec_keys": CODEC_KEYS}))
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
@@ -46,7 +55,7 @@ _INDEXED = {
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: workflow logic with production durations in seconds."""
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=binary("temporal-test-server"), data_converter=SEALED
     )
     # The test server knows no custom search attributes until they are registered.
     await environment.client.operator_service.add_search_attributes(
@@ -77,7 +86,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server, for visibility queries and restarts."""
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=SEALED,
         search_attributes=SEARCH_ATTRIBUTES,
         ui=False,
     )

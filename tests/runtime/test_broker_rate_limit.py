@@ -11,7 +11,6 @@ from pathlib import Path
 import requests
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.records import UserRecord
@@ -27,6 +26,7 @@ from runtime.settings import (
 )
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
+from tests.conftest import SEALED
 from tests.support import ny
 from worker import build_workers, serve_health
 from workflows.client import start_closure
@@ -60,9 +60,7 @@ async def test_broker_calls_are_rate_limited_across_workers(
         )
     broker.run_clock(1.0)
     # Two processes' worth of workers (each its own connection) on the same queues: the limit holds for all.
-    second = await Client.connect(
-        dev_env.client.service_client.config.target_host, data_converter=pydantic_data_converter
-    )
+    second = await Client.connect(dev_env.client.service_client.config.target_host, data_converter=SEALED)
     fleet = build_workers(dev_env.client, settings, executor) + build_workers(second, settings, executor)
     assert sorted(w.task_queue for w in fleet) == sorted([queue, f"{queue}-broker"] * 2)
     runs = [asyncio.create_task(w.run()) for w in fleet]

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import requests
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.records import UserRecord
@@ -21,6 +20,7 @@ from closure.policy import ClosurePolicy
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings, WorkerSettings
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
+from tests.conftest import SEALED
 from tests.ops.broken_closure import BrokenClosureWorkflow
 from tests.support import ny
 from worker import build_worker, runtime_for
@@ -61,7 +61,7 @@ async def test_the_metrics_endpoint_exposes_closure_metrics(
     runtime = runtime_for(settings)
     assert runtime is not None
     worker_client = await Client.connect(
-        env.client.service_client.config.target_host, data_converter=pydantic_data_converter, runtime=runtime
+        env.client.service_client.config.target_host, data_converter=SEALED, runtime=runtime
     )
     broker = ScenarioBuilder(sim.url)
     broker.set_clock(ny(2025, 6, 2, 7, 0))
@@ -109,7 +109,7 @@ async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endp
     )
     worker_client = await Client.connect(
         dev_env.client.service_client.config.target_host,
-        data_converter=pydantic_data_converter,
+        data_converter=SEALED,
         runtime=runtime_for(settings),
     )
     queue = f"broken-{uuid.uuid4()}"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, RetryRequest
 from closure.search_attributes import CLI_TYPES
 from simulator.server import SimulatorServer
+from tests.conftest import SEALED
 from tests.support import BIN_TEST_SERVER, ClosureLab, closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import StartedClosure
@@ -109,7 +109,7 @@ async def main(names: list[str]) -> None:
         print(f"usage: python -m tests.workflows.record_histories [{' | '.join(SCENARIOS)}]...")
         raise SystemExit(0 if names in (["-h"], ["--help"]) else 2)
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=BIN_TEST_SERVER, data_converter=pydantic_data_converter
+        test_server_existing_path=BIN_TEST_SERVER, data_converter=SEALED
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -9,14 +9,13 @@ from decimal import Decimal
 
 import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
 from closure.search_attributes import ALL as SEARCH_ATTRIBUTES
 from simulator.server import SimulatorServer
-from tests.conftest import binary
+from tests.conftest import SEALED, binary
 from tests.support import amounts, closure_lab, ny
 
 SCALE = 3600.0
@@ -27,7 +26,7 @@ async def short_history_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server that suggests continue-as-new after 60 events instead of 4,096."""
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=SEALED,
         search_attributes=SEARCH_ATTRIBUTES,
         ui=False,
         dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60"],

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import SEALED
 from workflows.account_closure import AccountClosureWorkflow
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
@@ -30,5 +30,5 @@ def test_the_main_scenarios_are_recorded() -> None:
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", HISTORIES[name])
-    replayer = Replayer(workflows=[AccountClosureWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[AccountClosureWorkflow], data_converter=SEALED)
     await replayer.replay_workflow(history)
