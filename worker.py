@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -30,7 +32,7 @@ from activities.wiring import ActivityGroups, build_activities
 from ops.operations import Operations
 from ops.sweep import ReconciliationSweep, SweepActivities
 from runtime.logs import configure_logging
-from runtime.settings import Settings
+from runtime.settings import Settings, settings_error
 from runtime.task_failures import TaskFailure, WorkflowTaskFailureWatch
 from runtime.temporal import connect
 from workflows.account_closure import AccountClosureWorkflow
@@ -174,6 +176,8 @@ async def main() -> None:
     settings = Settings()
     if settings.worker.json_logs:
         configure_logging(settings)
+    if not settings.temporal.codec_keys:
+        log.warning("payloads travel to Temporal in the clear: set CLOSURE_TEMPORAL__CODEC_KEYS")
     client = await connect(settings.temporal, runtime=runtime_for(settings), tracing=settings.worker.tracing)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -197,7 +201,10 @@ async def main() -> None:
 
 def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ValidationError as exc:  # one line an operator can act on, not a traceback
+        sys.exit(f"worker: invalid settings: {settings_error(exc)}")
 
 
 if __name__ == "__main__":

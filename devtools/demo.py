@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import redis
+from pydantic import SecretStr
 
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
@@ -30,6 +31,7 @@ from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from devtools.invariants import check_completed_closure, records_and_emails_agree
 from devtools.localstack import LocalStack, StackError, free_port
+from runtime.codec import new_key
 from runtime.settings import EmailSettings, RecordsSettings, Settings, TemporalSettings
 from simulator.scenarios import ScenarioBuilder
 
@@ -177,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             sim_url = stack.simulator(
                 sim_port, ["--clock-rate", str(args.time_scale), "--start", LEGACY_START.isoformat()]
             )
+            key = new_key()  # a key for this run: the demo's histories are sealed as production's are
             settings = Settings(
-                temporal=TemporalSettings(address=address, ui_url=f"http://127.0.0.1:{ui_port}"),
+                temporal=TemporalSettings(
+                    address=address, ui_url=f"http://127.0.0.1:{ui_port}", codec_keys={"demo": SecretStr(key)}
+                ),
                 records=RecordsSettings(sqlite_path=args.data_dir / "closure.db"),
                 email=EmailSettings(outbox_dir=args.data_dir / "outbox"),
                 time_scale=args.time_scale,
@@ -186,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.alpaca.base_url = sim_url
             environment = {
                 "CLOSURE_TEMPORAL__ADDRESS": address,
+                "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"demo": key}),
                 "CLOSURE_ALPACA__BASE_URL": sim_url,
                 "CLOSURE_TIME_SCALE": str(args.time_scale),
                 "CLOSURE_RECORDS__SQLITE_PATH": str(settings.records.sqlite_path),

@@ -10,6 +10,7 @@ commands to close it.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import socket
 import time
@@ -23,11 +24,20 @@ from adapters.records.sqlite import SqliteRecords
 from api.tokens import user_token
 from closure.money import format_usd
 from devtools.localstack import LocalStack
+from runtime.codec import new_key
 from simulator.scenarios import ScenarioBuilder
 
 DATA = Path(".data/dev")
 SCALE = 600.0
-PORTS = {"temporal": 7233, "ui": 8233, "simulator": 8765, "api": 8000, "metrics": 9464, "health": 9465}
+PORTS = {
+    "temporal": 7233,
+    "ui": 8233,
+    "simulator": 8765,
+    "api": 8000,
+    "codec": 8081,
+    "metrics": 9464,
+    "health": 9465,
+}
 JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
 ADMIN_TOKEN = "dev-admin-token"
 API = f"http://127.0.0.1:{PORTS['api']}"
@@ -51,9 +61,20 @@ def environment() -> dict[str, str]:
         "CLOSURE_API__SUPABASE_JWT_SECRET": JWT_SECRET,
         "CLOSURE_API__ADMIN_TOKEN": ADMIN_TOKEN,
         "CLOSURE_API__PORT": str(PORTS["api"]),
+        "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"dev": _dev_key()}),
     }
     redis_url = _redis_url()
     return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
+
+
+def _dev_key() -> str:
+    """This stack's payload key, kept beside its Temporal database: the histories there stay readable."""
+    path = DATA / "codec.key"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -70,6 +91,7 @@ def run() -> None:
         )
         stack.worker(env)
         stack.api(PORTS["api"], env)
+        codec = stack.codec(PORTS["codec"], env)
         print(
             f"Temporal UI http://127.0.0.1:{PORTS['ui']}  API {API}/docs  simulator http://127.0.0.1:{PORTS['simulator']}"
         )
@@ -78,6 +100,10 @@ def run() -> None:
         )
         print(
             f"Redis mirror: {env.get('CLOSURE_REDIS_URL', 'off')}   logs: {DATA}/*.log   Ctrl-C stops everything"
+        )
+        print(
+            f"payloads are sealed ({DATA}/codec.key); read them in the clear: temporal workflow show -w ID "
+            f"--codec-endpoint {codec} --codec-auth 'Bearer {ADMIN_TOKEN}'"
         )
         print("Open an account to close:  .venv/bin/python -m devtools.devstack seed")
         try:

@@ -139,6 +139,12 @@ class LocalStack:
         _wait_for_port(port, process, "the API", log, timeout=30)
         return f"http://127.0.0.1:{port}"
 
+    def codec(self, port: int, env: dict[str, str]) -> str:
+        args = [sys.executable, "-m", "api.codec_server"]
+        process, log = self._spawn("codec", args, {**env, "CLOSURE_API__CODEC_PORT": str(port)})
+        _wait_for_port(port, process, "the codec server", log, timeout=30)
+        return f"http://127.0.0.1:{port}"
+
     def worker(self, env: dict[str, str], name: str = "worker") -> None:
         process, log = self._spawn(name, [sys.executable, "-m", "worker"], env)
         time.sleep(0.5)

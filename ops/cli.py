@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -34,7 +34,7 @@ from ops.actions import Action, OperationRefused
 from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
 from ops.sweep_schedule import SweepSchedule
-from runtime.settings import Settings
+from runtime.settings import Settings, settings_error
 from runtime.temporal import connect
 from workflows.client import closure_query, list_closures
 
@@ -86,6 +86,8 @@ def _run(work: Callable[[Operations], Awaitable[T]]) -> T:
         return asyncio.run(go())
     except OperationRefused as exc:
         _fail(str(exc))
+    except ValidationError as exc:
+        _fail(f"invalid settings: {settings_error(exc)}")
     except RuntimeError as exc:
         _fail(f"cannot reach a service: {exc}")
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closure.policy import ClosurePolicy
@@ -50,6 +50,14 @@ class TemporalSettings(BaseModel):
         default_factory=lambda: ["http://localhost:8233"],
         description="Origins (the Temporal UI) allowed to call the codec server from a browser.",
     )
+
+    @model_validator(mode="after")
+    def _codec_keys_open(self) -> TemporalSettings:
+        """A malformed key, or a current key id that names none, is refused when the settings load."""
+        from runtime.codec import EncryptionCodec  # imported here: the codec is built from these settings
+
+        EncryptionCodec.of(self)
+        return self
 
 
 class AlpacaSettings(BaseModel):
@@ -150,6 +158,7 @@ class ApiSettings(BaseModel):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    codec_port: int = Field(default=8081, description="Where account-closure-codec listens (on host).")
 
 
 class WorkerSettings(BaseModel):
@@ -227,3 +236,10 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """The first thing wrong with the settings, as one line: where, and why."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}"

@@ -45,7 +45,9 @@ async def closures(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ClosureList:
     try:
-        found = await list_closures(await desk.connected(), closure_query(phase, needs_attention), limit=limit)
+        found = await list_closures(
+            await desk.connected(), closure_query(phase, needs_attention), limit=limit
+        )
     except RPCError as exc:
         raise temporal_unavailable(exc) from exc
     return ClosureList(closures=found)

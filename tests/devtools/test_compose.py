@@ -34,13 +34,14 @@ def _known(variable: str) -> bool:
 
 def test_the_services_are_the_ones_make_dev_runs() -> None:
     services = _compose()["services"]
-    assert set(services) == {"temporal", "redis", "simulator", "worker", "api"}
+    assert set(services) == {"temporal", "redis", "simulator", "worker", "api", "codec"}
     ports = {name: [str(p) for p in spec.get("ports", [])] for name, spec in services.items()}
     assert f"{PORTS['temporal']}:7233" in ports["temporal"]
     assert f"{PORTS['ui']}:8233" in ports["temporal"]
     assert f"{PORTS['simulator']}:8765" in ports["simulator"]
     assert f"{PORTS['api']}:8000" in ports["api"]
     assert "6379:6379" in ports["redis"]
+    assert f"{PORTS['codec']}:8081" in ports["codec"]
 
 
 def test_temporal_registers_the_search_attributes() -> None:
@@ -51,7 +52,7 @@ def test_temporal_registers_the_search_attributes() -> None:
 
 def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> None:
     services = _compose()["services"]
-    for name in ("worker", "api"):
+    for name in ("worker", "api", "codec"):
         environment = services[name]["environment"]
         unknown = [v for v in environment if v.startswith("CLOSURE_") and not _known(v)]
         assert not unknown, f"{name}: not settings: {unknown}"
