@@ -26,32 +26,45 @@ def _seeds(text: str) -> range:
     return range(int(first), int(last)) if last else range(int(first), int(first) + 1)
 
 
+SEEDS_PER_SERVER = 25  # the in-memory test server keeps every history it saw; a fresh one stays fast
+
+
 async def _run(seeds: range) -> list[tuple[SeedReport, float]]:
-    done = []
+    done: list[tuple[SeedReport, float]] = []
     with ThreadPoolExecutor(max_workers=16) as executor:
-        async with time_skipping_server() as env:
-            for seed in seeds:
-                began = time.monotonic()
-                with SimulatorServer() as sim:
-                    try:
-                        report = await run_seed(seed, env, sim, executor)
-                    except Exception as exc:  # a seed that cannot finish is a finding too, with its replay
-                        report = SeedReport(
-                            seed, [f"crashed: {exc!r}"[:300]], ClosurePhase.INITIATED, 0, 0, 0, ZERO
-                        )
-                took = time.monotonic() - began
-                done.append((report, took))
-                verdict = "ok" if not report.problems else "VIOLATION " + "; ".join(report.problems)
-                if report.attention:
-                    verdict += f" (with ops: {report.attention})"
-                if report.done_by_hand:
-                    verdict += f" [{'; '.join(report.done_by_hand)}]"
-                print(
-                    f"seed {seed:5d} {report.phase.value:16s} retries {report.retries} faults {report.faults_fired:3d} "
-                    f"transfers {report.transfers:3d} withdrawn {report.withdrawn:>12} {took:6.1f} s  {verdict}",
-                    flush=True,
-                )
+        for first in range(0, len(seeds), SEEDS_PER_SERVER):
+            done += await _run_on_one_server(seeds[first : first + SEEDS_PER_SERVER], executor)
     return done
+
+
+async def _run_on_one_server(seeds: range, executor: ThreadPoolExecutor) -> list[tuple[SeedReport, float]]:
+    done = []
+    async with time_skipping_server() as env:
+        for seed in seeds:
+            began = time.monotonic()
+            with SimulatorServer() as sim:
+                try:
+                    report = await run_seed(seed, env, sim, executor)
+                except Exception as exc:  # a seed that cannot finish is a finding too, with its replay
+                    report = SeedReport(
+                        seed, [f"crashed: {exc!r}"[:300]], ClosurePhase.INITIATED, 0, 0, 0, ZERO
+                    )
+            took = time.monotonic() - began
+            done.append((report, took))
+            print(_line(report, took), flush=True)
+    return done
+
+
+def _line(report: SeedReport, took: float) -> str:
+    verdict = "ok" if not report.problems else "VIOLATION " + "; ".join(report.problems)
+    if report.attention:
+        verdict += f" (with ops: {report.attention})"
+    if report.done_by_hand:
+        verdict += f" [{'; '.join(report.done_by_hand)}]"
+    return (
+        f"seed {report.seed:5d} {report.phase.value:16s} retries {report.retries} faults {report.faults_fired:3d} "
+        f"transfers {report.transfers:3d} withdrawn {report.withdrawn:>12} {took:6.1f} s  {verdict}"
+    )
 
 
 def main() -> None:
