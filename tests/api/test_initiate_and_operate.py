@@ -98,6 +98,12 @@ async def test_operators_list_inspect_retry_and_cancel(
                 admin.post("/api/admin/closures/unknown-account/retry", json={"operator": "o"}).status_code
                 == 404
             )
+            trail = admin.get(f"/api/admin/closures/{waiting.account_id}/audit").json()["entries"]
+        assert [(e["action"], e["actor"], e["via"], e["outcome"]) for e in trail] == [
+            ("retry", "automation for ops@x", "api:automation", "refused"),
+            ("cancel", "automation for ops@x", "api:automation", "done"),
+        ]
+        assert trail[1]["reason"] == "asked"
         record = stack.records.by_account(waiting.account_id)
         assert record is not None
         assert record.status == "active"  # a cancelled closure gives the customer their account back

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from closure.operators import AuditOutcome
 from closure.phases import ClosurePhase
-from closure.progress import ClosureProgress
+from closure.progress import CancelRequest, ClosureProgress
 from runtime.settings import ApiSettings
 from simulator.server import SimulatorServer
 from tests.conftest import time_skipping_server
@@ -143,5 +143,33 @@ async def test_a_cancel_the_closure_accepts_is_a_would_cancel_then_done(
             async for event in started.handle.fetch_history_events()
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
         ]
-        [request] = [json.loads(args.payloads[0].data) for args in inputs]
-        assert request == {"requested_by": OTTO, "reason": "asked"}
+        [sealed] = inputs
+        [request] = await lab.env.client.data_converter.decode(sealed.payloads, [CancelRequest])
+        assert request == CancelRequest(requested_by=OTTO, reason="asked")
+
+
+async def test_a_retry_from_the_cli_is_recorded_with_its_note(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
+        account = lab.broker.funded_account(Decimal("30000.00"))
+        rejected = {"status": "REJECTED", "nth": 1, "when": "QUEUED", "account_id": account.account_id}
+        lab.broker.faults([], [{**rejected, "reason": "R01 insufficient"}])
+        lab.follow_temporal()
+        started = await lab.start(account)
+        await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+
+        retry = ("--json", "retry", account.account_id, "--note", "bank fixed", "--operator", OTTO)
+        dry = await asyncio.to_thread(lab.cli, *retry, "--dry-run")
+        assert '"would retry"' in dry.output, dry.output
+        done = await asyncio.to_thread(lab.cli, *retry)
+        assert '"retried"' in done.output, done.output
+        progress = await lab.finish(started)
+
+        assert progress.phase == ClosurePhase.COMPLETED
+        trail = lab.records.audit_of(account.account_id)
+        assert [(e.actor, e.action, e.dry_run, e.outcome, e.reason) for e in trail] == [
+            (OTTO, "retry", True, AuditOutcome.DRY_RUN, "bank fixed"),
+            (OTTO, "retry", False, AuditOutcome.DONE, "bank fixed"),
+        ]
+        lab.assert_invariants(account.account_id, progress)

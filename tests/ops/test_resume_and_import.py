@@ -17,6 +17,7 @@ from alpaca.broker.requests import CreateACHTransferRequest
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.records import pending_closure
+from closure.operators import AuditOutcome
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from simulator.scenarios import SeededAccount
@@ -96,6 +97,12 @@ async def test_resume_finishes_a_pending_closure_from_broker_truth(
         assert progress.transfers[0].transfer_id == str(legacy.id)
         _spaced_24h(transfer_times(lab, account.account_id))
         lab.assert_invariants(account.account_id, progress)
+        trail = lab.records.audit_of(account.account_id)
+        assert [(e.action, e.via, e.outcome) for e in trail] == [
+            ("resume", "cli", AuditOutcome.DRY_RUN),
+            ("resume", "cli", AuditOutcome.DRY_RUN),
+            ("resume", "cli", AuditOutcome.DONE),
+        ]
 
 
 async def test_import_legacy_keeps_the_confirmation_number_and_the_transfers(
@@ -142,6 +149,11 @@ async def test_import_legacy_keeps_the_confirmation_number_and_the_transfers(
         lab.assert_invariants(account.account_id, progress)
         again = await asyncio.to_thread(lab.cli, "--json", "import-legacy")
         assert json.loads(again.stdout) == [], "the mirror replaced the legacy keys: nothing left to import"
+        trail = lab.records.audit_of(account.account_id)
+        assert [(e.action, e.outcome) for e in trail] == [
+            ("import-legacy", AuditOutcome.DRY_RUN),
+            ("import-legacy", AuditOutcome.DONE),
+        ]
 
 
 async def _no_workflow(lab: ClosureLab, account: SeededAccount) -> bool:
