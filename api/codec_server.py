@@ -22,7 +22,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.auth import TokenVerifier, automation, unauthorized
 from api.errors import ApiError, api_error_handler
 from closure.operators import Actor, Capability
-from runtime.codec import EncryptionCodec, PayloadKeyError
+from runtime.codec import EncryptionCodec
+from runtime.codec_keys import PayloadKeyError
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 

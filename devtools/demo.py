@@ -31,7 +31,7 @@ from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from devtools.invariants import check_completed_closure, records_and_emails_agree
 from devtools.localstack import LocalStack, StackError, free_port
-from runtime.codec import new_key
+from runtime.codec_keys import new_key
 from runtime.settings import EmailSettings, RecordsSettings, Settings, TemporalSettings
 from simulator.scenarios import ScenarioBuilder
 

@@ -24,7 +24,7 @@ from adapters.records.sqlite import SqliteRecords
 from api.tokens import user_token
 from closure.money import format_usd
 from devtools.localstack import LocalStack
-from runtime.codec import new_key
+from runtime.codec_keys import new_key
 from simulator.scenarios import ScenarioBuilder
 
 DATA = Path(".data/dev")

@@ -10,8 +10,6 @@ recorded before encryption) passes through unchanged.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
@@ -22,30 +20,12 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from runtime.codec_keys import PayloadKeyError, parse_keys
 from runtime.settings import TemporalSettings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
-
-
-class PayloadKeyError(ValueError):
-    """A key is malformed, missing, or does not open the payload it is asked to."""
-
-
-def parse_key(key_id: str, encoded: str) -> bytes:
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PayloadKeyError(f"codec key {key_id!r} is not base64") from exc
-    if len(key) != 32:
-        raise PayloadKeyError(f"codec key {key_id!r} is {len(key)} bytes; AES-256 needs 32")
-    return key
-
-
-def new_key() -> str:
-    """A fresh key, base64: `python -c 'from runtime.codec import new_key; print(new_key())'`."""
-    return base64.b64encode(os.urandom(32)).decode()
 
 
 class EncryptionCodec(PayloadCodec):
@@ -60,9 +40,8 @@ class EncryptionCodec(PayloadCodec):
         """The configured codec, or None when no key is configured (payloads then travel in the clear)."""
         if not settings.codec_keys:
             return None
-        keys = {kid: parse_key(kid, secret.get_secret_value()) for kid, secret in settings.codec_keys.items()}
-        current = settings.codec_key_id or next(iter(keys))
-        return cls(keys, current)
+        encoded = {key_id: secret.get_secret_value() for key_id, secret in settings.codec_keys.items()}
+        return cls(*parse_keys(encoded, settings.codec_key_id))
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.seal(p) for p in payloads]

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closure.policy import ClosurePolicy
+from runtime.codec_keys import parse_keys
 
 
 class TemporalSettings(BaseModel):
@@ -54,9 +55,8 @@ class TemporalSettings(BaseModel):
     @model_validator(mode="after")
     def _codec_keys_open(self) -> TemporalSettings:
         """A malformed key, or a current key id that names none, is refused when the settings load."""
-        from runtime.codec import EncryptionCodec  # imported here: the codec is built from these settings
-
-        EncryptionCodec.of(self)
+        if self.codec_keys:
+            parse_keys({k: v.get_secret_value() for k, v in self.codec_keys.items()}, self.codec_key_id)
         return self
 
 
