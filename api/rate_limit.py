@@ -25,6 +25,20 @@ log = logging.getLogger("account_closure.api")
 ALONE_FOR = 5.0  # seconds a process counts alone after Redis failed it
 
 
+@dataclass
+class RedisOutage:
+    """Shared by every limit of a process: one failed count is enough for all of them to count alone, so a
+    hung Redis costs a request one timeout, not one per limit."""
+
+    until: float = 0.0
+
+    def ongoing(self, now: float) -> bool:
+        return now < self.until
+
+    def began(self, now: float) -> None:
+        self.until = now + ALONE_FOR
+
+
 # Judge, then count only what is let through: a refused request must not push its own Retry-After back.
 _ADMIT = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -46,6 +60,7 @@ class RateLimit:
         window: timedelta,
         client: aioredis.Redis | None,
         clock: Callable[[], float] = time.time,
+        outage: RedisOutage | None = None,
     ) -> None:
         self.name = name
         self._clock = clock
@@ -55,7 +70,7 @@ class RateLimit:
         self._script = client.register_script(_ADMIT) if client is not None else None
         self._local: dict[tuple[str, int], int] = {}
         self._local_bucket = 0
-        self._alone_until = 0.0
+        self._outage = outage or RedisOutage()
 
     async def retry_after(self, subject: str) -> int | None:
         """Admit one request and count it; or refuse it, uncounted, with the whole seconds to wait."""
@@ -63,13 +78,13 @@ class RateLimit:
         bucket = int(now) // self._window
         into = (now - bucket * self._window) / self._window  # the share of this bucket gone by
         judged: tuple[bool, int, int] | None = None
-        if self._script is not None and now >= self._alone_until:
+        if self._script is not None and not self._outage.ongoing(now):
             try:
                 judged = await self._shared(subject, bucket, 1 - into)
             except (redis.RedisError, OSError) as exc:
                 # The limit must not take the API down with Redis: this process counts alone for a while,
                 # rather than make every request wait out a hung Redis once per limit.
-                self._alone_until = now + ALONE_FOR
+                self._outage.began(now)
                 log.warning("rate limit %s counted in this process: Redis %s", self.name, type(exc).__name__)
         if judged is None:
             judged = self._here(subject, bucket, 1 - into)
@@ -115,11 +130,13 @@ class Throttle:
 
     @classmethod
     def of(cls, settings: ApiSettings, client: aioredis.Redis | None) -> Throttle:
-        window = settings.request_window
+        window, outage = settings.request_window, RedisOutage()
         return cls(
-            address=RateLimit("address", settings.address_request_limit, window, client),
-            user=RateLimit("user", settings.user_request_limit, window, client),
-            initiate=RateLimit("initiate", settings.initiate_limit, settings.initiate_window, client),
+            address=RateLimit("address", settings.address_request_limit, window, client, outage=outage),
+            user=RateLimit("user", settings.user_request_limit, window, client, outage=outage),
+            initiate=RateLimit(
+                "initiate", settings.initiate_limit, settings.initiate_window, client, outage=outage
+            ),
         )
 
     async def admit(self, limit: RateLimit, subject: str) -> None:

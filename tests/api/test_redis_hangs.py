@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app, shared_redis
-from api.rate_limit import RateLimit
+from api.rate_limit import RateLimit, Throttle
 from closure.phases import ClosurePhase
 from runtime.settings import ApiSettings, Settings
 from simulator.server import SimulatorServer
@@ -119,3 +119,21 @@ async def test_the_rate_limit_counts_in_the_process_while_redis_hangs(limit: int
     assert over is not None
     assert over > 0
     assert took < 0.2 * 2 + 0.3, f"one timeout, then the process counts alone; not {took:.1f} s in all"
+
+
+async def test_every_limit_of_a_request_shares_one_timeout_while_redis_hangs() -> None:
+    with hanging_redis() as url:
+        settings = Settings(redis_url=url, api=ApiSettings(redis_timeout=timedelta(milliseconds=200)))
+        client = shared_redis(settings)
+        assert client is not None
+        throttle = Throttle.of(settings.api, client)
+        began = time.monotonic()
+        for limit, subject in (
+            (throttle.address, "10.0.0.1"),
+            (throttle.user, "user:u1"),
+            (throttle.initiate, "u1"),
+        ):
+            await throttle.admit(limit, subject)
+        took = time.monotonic() - began
+        await client.aclose()
+    assert took < 0.2 + 0.15, f"one timeout for all three limits, not {took:.2f} s"
