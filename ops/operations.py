@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 import redis
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.alpaca.broker import AlpacaBroker
@@ -109,12 +111,18 @@ class Operations:
         last = "no failure recorded"
         async for event in handle.fetch_history_events(rpc_timeout=QUERY_TIMEOUT):
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                failure = event.workflow_task_failed_event_attributes.failure
-                last = f"{failure.application_failure_info.type or 'error'}: {failure.message}"
+                last = await self._opened(event.workflow_task_failed_event_attributes.failure)
         since = pending.original_scheduled_time.ToDatetime(tzinfo=UTC)
         return (
             f"workflow task failing (attempt {pending.attempt}, since {since:%Y-%m-%d %H:%M:%S} UTC): {last}"
         )
+
+    async def _opened(self, failure: Failure) -> str:
+        """A failure as "Type: message"; with sealed payloads its message is among the sealed attributes."""
+        error = await self.client.data_converter.decode_failure(failure)
+        kind = error.type if isinstance(error, ApplicationError) else None
+        message = error.message if isinstance(error, FailureError) else str(error)
+        return f"{kind or 'error'}: {message}"
 
     async def outgoing(self, account_id: str) -> list[TransferView]:
         return await asyncio.to_thread(self.broker.outgoing, account_id)
