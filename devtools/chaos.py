@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
 import sys
@@ -23,11 +24,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
 from devtools.chaos_follow import ChaosReport, Customer, check_accounts, follow_closures, initiate
 from devtools.chaos_monkey import CREATE, ChaosCounts, ChaosMonkey
 from devtools.localstack import LocalStack, StackError, free_port
+from runtime.codec_keys import new_key
 from runtime.settings import TemporalSettings
 from runtime.temporal import connect
 from simulator.scenarios import ScenarioBuilder
@@ -153,12 +157,16 @@ async def _drive(plan: ChaosPlan, stack: LocalStack, temporal_port: int, sim_url
     broker.faults(_faults(plan, rng), [c.outcome for c in customers if c.outcome])
     _say(began, f"{plan.closures} accounts seeded")
     address = f"127.0.0.1:{temporal_port}"
-    environment = _environment(address, sim_url, plan)
+    key = new_key()  # this run's payload key: the chaos run's histories are sealed as production's are
+    environment = _environment(address, sim_url, plan) | {
+        "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"chaos": key}),
+        "CLOSURE_TEMPORAL__CODEC_KEY_ID": "chaos",
+    }
     workers = [f"worker-{n}" for n in range(1, plan.workers + 1)]
     for name in workers:
         stack.worker(environment, name=name)
     api_url = stack.api(free_port(8000), environment)
-    client = await connect(TemporalSettings(address=address))
+    client = await connect(TemporalSettings(address=address, codec_keys={"chaos": SecretStr(key)}))
     monkey = ChaosMonkey(stack, broker, workers, random.Random(plan.seed + 1), plan.kill_every, temporal_port)
     report = ChaosReport(closures=plan.closures)
     broker.run_clock(plan.time_scale)

@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             environment = {
                 "CLOSURE_TEMPORAL__ADDRESS": address,
                 "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"demo": key}),
+                "CLOSURE_TEMPORAL__CODEC_KEY_ID": "demo",
                 "CLOSURE_ALPACA__BASE_URL": sim_url,
                 "CLOSURE_TIME_SCALE": str(args.time_scale),
                 "CLOSURE_RECORDS__SQLITE_PATH": str(settings.records.sqlite_path),

@@ -62,6 +62,7 @@ def environment() -> dict[str, str]:
         "CLOSURE_API__ADMIN_TOKEN": ADMIN_TOKEN,
         "CLOSURE_API__PORT": str(PORTS["api"]),
         "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"dev": _dev_key()}),
+        "CLOSURE_TEMPORAL__CODEC_KEY_ID": "dev",
     }
     redis_url = _redis_url()
     return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
