@@ -47,7 +47,7 @@ class TokenVerifier:
         if role not in tuple(OperatorRole):
             raise ApiError(403, "NotAnOperator", "this sign-in carries no operator role")
         name = claims.get("email") or claims["sub"]
-        return Actor(name=str(name), role=OperatorRole(role), via="api")
+        return Actor(name=str(name), subject=str(claims["sub"]), role=OperatorRole(role), via="api")
 
     def _claims(self, token: str) -> dict[str, object]:
         try:
@@ -105,4 +105,4 @@ def automation(settings: ApiSettings, token: str) -> Actor | None:
     expected = settings.admin_token.get_secret_value() if settings.admin_token else None
     if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
         return None
-    return Actor(name=AUTOMATION, role=OperatorRole.OPERATOR, via="api:automation")
+    return Actor(name=AUTOMATION, subject=AUTOMATION, role=OperatorRole.OPERATOR, via="api:automation")

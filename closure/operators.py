@@ -30,9 +30,14 @@ GRANTS: dict[OperatorRole, frozenset[Capability]] = {
 
 
 class Actor(BaseModel):
-    """Who is acting, with what role, through which door (`api`, `api:automation`, `cli`)."""
+    """Who is acting, with what role, through which door (`api`, `api:automation`, `cli`).
+
+    `name` is for people (an email, as the sign-in has it); `subject` is the stable id beside it (the Supabase
+    user id, `automation`, `cli:<login>`), which the logs keep whole where they mask the email.
+    """
 
     name: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=200)
     role: OperatorRole
     via: str
 
@@ -57,6 +62,7 @@ class AuditEntry(BaseModel):
     at: AwareDatetime
     account_id: str
     actor: str
+    actor_id: str
     role: OperatorRole
     via: str
     action: str
@@ -81,6 +87,7 @@ class AuditEntry(BaseModel):
             at=at,
             account_id=account_id,
             actor=actor.name,
+            actor_id=actor.subject,
             role=actor.role,
             via=actor.via,
             action=action,

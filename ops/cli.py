@@ -64,7 +64,7 @@ def _whoami() -> str:
 
 def _actor(name: str) -> Actor:
     # Whoever runs the CLI holds this deployment's Temporal credentials: an operator, by that fact.
-    return Actor(name=name or _whoami(), role=OperatorRole.OPERATOR, via="cli")
+    return Actor(name=name or _whoami(), subject=f"cli:{_whoami()}", role=OperatorRole.OPERATOR, via="cli")
 
 
 @app.callback()

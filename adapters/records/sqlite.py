@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
     at TEXT NOT NULL,
     account_id TEXT NOT NULL,
     actor TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
     role TEXT NOT NULL,
     via TEXT NOT NULL,
     action TEXT NOT NULL,

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
+from api.auth import TokenVerifier
 from api.main import create_app
 from closure.operators import Actor, AuditEntry, AuditOutcome, OperatorRole
 from tests.api.test_auth import ADMIN, ALICE, ALICE_ACCOUNT, _settings, _token
@@ -84,7 +85,7 @@ def test_an_operator_token_must_still_be_a_valid_sign_in(api: httpx.Client) -> N
 
 def test_the_audit_route_shows_the_trail_oldest_first(api: httpx.Client, tmp_path: Path) -> None:
     records = SqliteRecords(tmp_path / "closure.db")
-    otto = Actor(name=OTTO, role=OperatorRole.OPERATOR, via="cli")
+    otto = Actor(name=OTTO, subject="cli:otto", role=OperatorRole.OPERATOR, via="cli")
     for n, outcome in enumerate((AuditOutcome.DRY_RUN, AuditOutcome.DONE)):
         at = datetime(2025, 3, 4, 10, n, tzinfo=UTC)
         records.append_audit(AuditEntry.of(at, ALICE_ACCOUNT, otto, "cancel", n == 0, "asked", outcome, "ok"))
@@ -98,3 +99,14 @@ def test_the_audit_route_shows_the_trail_oldest_first(api: httpx.Client, tmp_pat
         (OTTO, "cancel", True, "dry_run"),
         (OTTO, "cancel", False, "done"),
     ]
+
+
+def test_an_operator_is_named_by_email_and_identified_by_the_user_id(tmp_path: Path) -> None:
+    verifier = TokenVerifier(_settings(tmp_path).api)
+    actor = verifier.operator(str(CREDENTIALS["operator"]))
+    assert (actor.name, actor.subject, actor.role, actor.via) == (
+        OTTO,
+        "user-otto",
+        OperatorRole.OPERATOR,
+        "api",
+    )

@@ -11,7 +11,7 @@ from closure.operators import Actor, AuditEntry, AuditOutcome, OperatorRole
 from ops.actions import Action, ClosureNotFound, ClosureUnreachable
 from ops.audit import audited
 
-VERA = Actor(name="vera@firm.example", role=OperatorRole.OPERATOR, via="api")
+VERA = Actor(name="vera@firm.example", subject="user-vera", role=OperatorRole.OPERATOR, via="api")
 
 
 class Trail:
@@ -54,6 +54,7 @@ async def test_a_done_action_is_recorded_with_who_what_and_why(caplog: pytest.Lo
     )
     [line] = caplog.records
     assert line.__dict__["audit_actor"] == "vera@firm.example"
+    assert line.__dict__["audit_actor_id"] == "user-vera"
     assert line.__dict__["audit_outcome"] == "done"
     assert line.__dict__["audit_account_id"] == "acct-1"
 

@@ -4,6 +4,7 @@ reaches the operator as one line, from the CLI and from the admin API alike."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,7 @@ async def test_dry_run_and_real_cancel_agree_while_the_first_transfer_is_being_s
             ("automation for ops@example.com", "api:automation", False, "refused"),
         ]
         assert all(e["action"] == "cancel" and MONEY_MOVING in e["detail"] for e in trail)
+        assert {e["actor_id"] for e in trail} == {f"cli:{getpass.getuser()}", "automation"}
         cli_trail = await asyncio.to_thread(lab.cli, "--json", "audit", account_id)
         assert [e["outcome"] for e in json.loads(cli_trail.output)] == ["refused"] * 4
         assert lab.broker.control("GET", "/faults")["rules"][0]["hits"] == 1, "the slow create happened"

@@ -73,7 +73,7 @@ def test_the_email_ledger_lets_one_claim_win(records: SqliteRecords) -> None:
 
 
 def _entry(n: int, account_id: str = "acct-1") -> AuditEntry:
-    otto = Actor(name="otto@firm.example", role=OperatorRole.OPERATOR, via="cli")
+    otto = Actor(name="otto@firm.example", subject="cli:otto", role=OperatorRole.OPERATOR, via="cli")
     return AuditEntry.of(AT, account_id, otto, "retry", False, f"note {n}", AuditOutcome.DONE, "retried")
 
 

@@ -104,7 +104,7 @@ def test_the_audit_trail_is_an_insert_and_an_ordered_read(
 ) -> None:
     fake, records = postgrest
     at = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
-    vera = Actor(name="vera@firm.example", role=OperatorRole.OPERATOR, via="api")
+    vera = Actor(name="vera@firm.example", subject="user-vera", role=OperatorRole.OPERATOR, via="api")
     entry = AuditEntry.of(at, ACCOUNT, vera, "cancel", False, "asked", AuditOutcome.DONE, "cancelled")
     fake.answer(201, [])
     records.append_audit(entry)
