@@ -52,7 +52,14 @@ def build_simulator(args: argparse.Namespace) -> Simulator:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sim = build_simulator(args)
-    uvicorn.run(build_app(sim), host=args.host, port=args.port, log_level="warning", lifespan="off")
+    uvicorn.run(
+        build_app(sim),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=5,  # an event stream never ends by itself
+    )
 
 
 if __name__ == "__main__":

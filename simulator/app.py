@@ -54,6 +54,7 @@ class Simulator:
     changed: bool = False
     late: list[LateRequest] = field(default_factory=list)
     rates: RateBook = field(default_factory=RateBook)
+    open_streams: Counter[str] = field(default_factory=Counter)
 
     async def tick(self) -> datetime:
         """Bring the broker up to its clock: scheduled events and queued late requests, each at its time."""
@@ -98,7 +99,7 @@ def error_response(status: int, message: str, code: int | None = None, **extra: 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _credential(request: Request) -> str:
+def credential(request: Request) -> str:
     """The API key a request is made with (its budget's owner); the raw header if it cannot be read."""
     header = request.headers.get("authorization", "")
     try:
@@ -121,6 +122,8 @@ def _authorised(sim: Simulator, request: Request) -> bool:
 
 
 def _as_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):  # an event stream
+        return result
     if result is None:
         return Response(status_code=204)
     return JSONResponse(result, status_code=status)
@@ -135,7 +138,7 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
         account_id = request.path_params.get("account_id")
         config = sim.engine.config
         verdict = sim.rates.take(
-            _credential(request), config.rate_limit_per_minute, config.rate_limit_window_seconds, time.time()
+            credential(request), config.rate_limit_per_minute, config.rate_limit_window_seconds, time.time()
         )
         if verdict.allowed:
             response = await _serve(sim, request, label, account_id, handler, status)
@@ -232,8 +235,8 @@ async def _serve_late(
 
 
 def build_app(sim: Simulator | None = None) -> Starlette:
-    from simulator import control_routes, v1_routes
+    from simulator import control_routes, event_routes, v1_routes
 
-    app = Starlette(routes=[*v1_routes.routes(), *control_routes.routes()])
+    app = Starlette(routes=[*v1_routes.routes(), *event_routes.routes(), *control_routes.routes()])
     app.state.sim = sim or Simulator()
     return app

@@ -101,3 +101,15 @@ class SimConfig(BaseModel):
         default=401,
         description="What an unknown account answers: 401 as alpaca-py's docstring says the API does, or 404",
     )
+    event_history_days: float = Field(
+        default=30, gt=0, description="Broker time the event streams keep; an older cursor finds what is left"
+    )
+    event_heartbeat_seconds: float = Field(
+        default=15, gt=0, description="Real seconds between the streams' :heartbeat comments"
+    )
+    event_poll_seconds: float = Field(
+        default=0.1, gt=0, description="Real seconds between a stream's looks at the broker for new events"
+    )
+    event_max_connections: int = Field(
+        default=25, ge=1, description="Open event streams per credential; beyond it, 429 Too many requests"
+    )

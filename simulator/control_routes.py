@@ -102,6 +102,7 @@ async def set_clock(sim: Simulator, request: Request) -> Any:
 async def get_faults(sim: Simulator, request: Request) -> Any:
     return {
         "rules": [r.model_dump() for r in sim.faults.rules],
+        "stream_faults": [f.model_dump() for f in sim.faults.stream_faults],
         "transfer_outcomes": [o.model_dump() for o in sim.engine.transfers.outcome_rules],
     }
 
@@ -161,8 +162,11 @@ async def change_account(sim: Simulator, request: Request) -> Any:
     await sim.tick()
     account = sim.engine.account(request.path_params["account_id"])
     change = await _parse(request, AccountChange)
+    status_from = account.status
     for name, value in change.model_dump(exclude_none=True).items():
         setattr(account, name, value)
+    blocks = change.model_dump(exclude_none=True, exclude={"status"})
+    sim.engine.account_changed(account, status_from, **blocks)
     return wire.account(account)
 
 
@@ -193,7 +197,7 @@ async def manual_transfer(sim: Simulator, request: Request) -> Any:
 
 async def transfer_events(sim: Simulator, request: Request) -> Any:
     await sim.tick()
-    return [{**e, "at": wire.ts(e["at"])} for e in sim.engine.transfers.events]
+    return [event.wire() for event in sim.engine.events.all("transfers")]
 
 
 async def request_counts(sim: Simulator, request: Request) -> Any:

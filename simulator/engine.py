@@ -16,6 +16,7 @@ from functools import partial
 
 from simulator import market_calendar as cal
 from simulator.config import SimConfig
+from simulator.events import EventLog
 from simulator.journals import JournalDesk
 from simulator.model import ZERO, Account, BrokerApiError, LedgerEntry, Order, Transfer, UnknownAccount
 from simulator.trading import TradingDesk
@@ -47,6 +48,7 @@ class BrokerEngine:
         self.trading = TradingDesk(self)
         self.transfers = TransferDesk(self)
         self.journals = JournalDesk(self)
+        self.events = EventLog()
 
     @property
     def is_empty(self) -> bool:
@@ -67,6 +69,21 @@ class BrokerEngine:
 
     def schedule(self, at: datetime, action: Callable[[], object]) -> None:
         heapq.heappush(self._events, _Event(at, self.next_seq(), action))
+
+    def publish(self, stream: str, account_id: str | None, **fields: object) -> None:
+        """An event on one of the broker's streams, at the broker's now."""
+        self.events.publish(stream, self.clock_now, account_id, **fields)
+
+    def account_changed(self, account: Account, status_from: str, **changed: object) -> None:
+        """An account event: Alpaca sends the status and only the properties that changed."""
+        self.publish(
+            "accounts",
+            account.id,
+            account_number=account.account_number,
+            status_from=status_from,
+            status_to=account.status,
+            **changed,
+        )
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -101,6 +118,7 @@ class BrokerEngine:
             identity=dict(identity),
         )
         self.accounts[account_id] = account
+        self.account_changed(account, "")
         return account
 
     def account(self, account_id: str) -> Account:
@@ -153,7 +171,8 @@ class BrokerEngine:
         if remaining:
             # What was left behind, as it stood: the tests assert this entry never appears.
             self.record(account, "closed_with_residual", account.cash, "recorded", note="; ".join(remaining))
-        account.status = "ACCOUNT_CLOSED"
+        status_from, account.status = account.status, "ACCOUNT_CLOSED"
+        self.account_changed(account, status_from)
         return account
 
     def what_remains(self, account: Account) -> list[str]:

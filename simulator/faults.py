@@ -14,6 +14,12 @@ the work and answers `status` with `body` instead, or with the real answer chang
 field, an unknown status, an absurd amount): the broker input a client must not trust; `held` does the work,
 then holds the real answer for `latency_seconds`: a window in which a client killed has done the work
 without recording it.
+
+Stream faults (`stream_faults`) act on the SSE event streams, on a connection that has sent `after_events`
+events: `drop` ends the connection; `silence` sends nothing, heartbeats included, for `seconds`; `duplicate`
+sends the next event twice; `reorder` sends the next two events in swapped order; `unknown_event` sends an
+event of a kind no client knows before the next one; `slow_reader` skips `dropped` events and says so in the
+broker's comment (`: you are reading too slowly, dropped N messages`). Each fires `count` times in all.
 """
 
 from __future__ import annotations
@@ -116,10 +122,30 @@ class TransferOutcome(BaseModel):
     used: bool = False
 
 
+StreamFaultKind = Literal["drop", "silence", "duplicate", "reorder", "unknown_event", "slow_reader"]
+StreamName = Literal["*", "transfers", "accounts", "trades", "journals", "funding"]
+
+
+class StreamFault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: StreamFaultKind
+    stream: StreamName = "*"
+    after_events: int = Field(default=0, ge=0, description="Events a connection sends before it fires")
+    count: int = Field(default=1, ge=1, description="Fire at most this many times, over all connections")
+    seconds: float = Field(default=30.0, gt=0, description="silence: how long nothing is sent")
+    dropped: int = Field(default=1, ge=1, description="slow_reader: events skipped")
+    fired: int = 0
+
+    def ready(self, stream: str, sent: int) -> bool:
+        return self.fired < self.count and self.stream in ("*", stream) and sent >= self.after_events
+
+
 class FaultSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[FaultRule] = Field(default_factory=list)
+    stream_faults: list[StreamFault] = Field(default_factory=list)
     transfer_outcomes: list[TransferOutcome] = Field(default_factory=list)
     seed: int = 0
 
@@ -127,17 +153,25 @@ class FaultSet(BaseModel):
 class FaultBook:
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
+        self.stream_faults: list[StreamFault] = []
         self._random = random.Random(0)
 
     def replace(self, faults: FaultSet) -> None:
-        self.rules = [rule.model_copy(update={"hits": 0, "seen": 0}) for rule in faults.rules]
+        self.clear()
+        self.add(faults)
         self._random = random.Random(faults.seed)
 
     def add(self, faults: FaultSet) -> None:
         self.rules.extend(rule.model_copy(update={"hits": 0, "seen": 0}) for rule in faults.rules)
+        self.stream_faults.extend(fault.model_copy(update={"fired": 0}) for fault in faults.stream_faults)
 
     def clear(self) -> None:
         self.rules = []
+        self.stream_faults = []
+
+    def stream_fault(self, stream: str, sent: int, *kinds: str) -> StreamFault | None:
+        """The first stream fault of one of `kinds` due on a connection that has sent `sent` events."""
+        return next((f for f in self.stream_faults if f.kind in kinds and f.ready(stream, sent)), None)
 
     def pick(self, method: str, route: str, account_id: str | None) -> FaultRule | None:
         """The first rule that fires for this request, counting it."""

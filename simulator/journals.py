@@ -69,6 +69,7 @@ class JournalDesk:
             out_entry=entry,
         )
         self.journals[journal.id] = journal
+        self._event(journal, "")
         if amount <= engine.config.journal_instant_limit:
             self._execute(journal)
         else:
@@ -116,8 +117,20 @@ class JournalDesk:
 
     def _set(self, journal: Journal, status: str) -> None:
         now = self._engine.clock_now
-        journal.status, journal.updated_at = status, now
+        status_from, journal.status, journal.updated_at = journal.status, status, now
         journal.out_entry.status, journal.out_entry.updated_at = status, now
+        self._event(journal, status_from)
+
+    def _event(self, journal: Journal, status_from: str) -> None:
+        # Alpaca's journal events name the journal, not its accounts: a listener looks the journal up.
+        self._engine.publish(
+            "journals",
+            None,
+            entry_type="JNLC",
+            journal_id=journal.id,
+            status_from=status_from,
+            status_to=journal.status,
+        )
 
     def _next_business_open(self, now: datetime) -> datetime:
         """The next bank business day's beginning of business, New York time."""

@@ -23,7 +23,11 @@ class SimulatorServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            build_app(self.sim), log_level="warning", lifespan="off", timeout_keep_alive=30
+            build_app(self.sim),
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=5,  # an event stream never ends by itself
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"simulator:{self.port}", daemon=True)

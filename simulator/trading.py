@@ -5,6 +5,7 @@ Sale proceeds raise `cash` at the fill and become withdrawable at T+N (the engin
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from simulator import market_calendar as cal
+from simulator.events import rfc3339
 from simulator.model import ZERO, Account, BrokerApiError, Order, Position, Unsettled
 
 if TYPE_CHECKING:
@@ -102,6 +104,7 @@ class TradingDesk:
             limit_price=limit_price,
         )
         account.orders.append(order)
+        self._event(order, "new")
         clock = cal.market_clock(now)
         engine.schedule(now if clock.is_open else clock.next_open, partial(self._fill, account, order))
         if time_in_force == "day":
@@ -127,6 +130,7 @@ class TradingDesk:
     def _cancel(self, order: Order) -> None:
         now = self._engine.clock_now
         order.status, order.canceled_at, order.updated_at = "canceled", now, now
+        self._event(order, "canceled")
 
     def close_all(self, account_id: str, cancel_orders: bool) -> list[CloseResult]:
         account = self._engine.account(account_id)
@@ -170,6 +174,7 @@ class TradingDesk:
         value = (part * price).quantize(CENT, rounding=ROUND_DOWN)
         if not self._book(account, order, part, price, value):
             order.status, order.updated_at = "rejected", engine.clock_now
+            self._event(order, "rejected")
             return
         now = engine.clock_now
         filled = order.filled_qty + part
@@ -177,6 +182,7 @@ class TradingDesk:
         order.filled_avg_price = average.quantize(CENT)
         order.filled_qty, order.filled_at, order.updated_at = filled, now, now
         order.status = "filled" if order.qty is None or filled == order.qty else "partially_filled"
+        self._fill_event(account, order, part, price)
         engine.record(account, order.side, value, "filled", order_id=order.id, symbol=order.symbol)
         if order.side == "sell":
             self._take_sell_fees(account, order, part, value)
@@ -207,6 +213,25 @@ class TradingDesk:
         if order.is_open:
             now = self._engine.clock_now
             order.status, order.expired_at, order.updated_at = "expired", now, now
+            self._event(order, "expired")
+
+    def _event(self, order: Order, event: str, **fill: str) -> None:
+        """A trade event carries the order as it stands after the change (a copy: it changes on)."""
+        at = rfc3339(self._engine.clock_now)
+        self._engine.publish(
+            "trades", order.account_id, event=event, order=copy.copy(order), timestamp=at, **fill
+        )
+
+    def _fill_event(self, account: Account, order: Order, qty: Decimal, price: Decimal) -> None:
+        held = account.positions.get(order.symbol)
+        self._event(
+            order,
+            "fill" if order.status == "filled" else "partial_fill",
+            execution_id=str(uuid.uuid4()),
+            price=format(price, "f"),
+            qty=format(qty, "f"),
+            position_qty=format(held.qty if held is not None else ZERO, "f"),
+        )
 
     def _take_sell_fees(self, account: Account, order: Order, qty: Decimal, value: Decimal) -> None:
         """The regulatory fees on a sell fill, each rounded up to the cent for the fill, taken from cash."""

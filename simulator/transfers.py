@@ -32,8 +32,6 @@ class TransferDesk:
     def __init__(self, engine: BrokerEngine) -> None:
         self._engine = engine
         self.outcome_rules: list[TransferOutcome] = []
-        self.events: list[dict[str, Any]] = []
-        self._event_ids = 0
 
     @staticmethod
     def is_terminal(transfer: Transfer) -> bool:
@@ -65,6 +63,7 @@ class TransferDesk:
             approves_at=approves_at,
         )
         account.relationships.append(relationship)
+        self._relationship_event(relationship, "")
         halfway = now + (approves_at - now) / 2
         engine.schedule(halfway, partial(self._move, relationship, "QUEUED", "PENDING"))
         engine.schedule(approves_at, partial(self._move, relationship, "PENDING", "APPROVED"))
@@ -73,7 +72,22 @@ class TransferDesk:
 
     def _move(self, relationship: AchRelationship, leaving: str, status: str) -> None:
         if relationship.status == leaving:
-            relationship.status, relationship.updated_at = status, self._engine.clock_now
+            self._set_relationship(relationship, status)
+
+    def _set_relationship(self, relationship: AchRelationship, status: str) -> None:
+        status_from, relationship.status = relationship.status, status
+        relationship.updated_at = self._engine.clock_now
+        self._relationship_event(relationship, status_from)
+
+    def _relationship_event(self, relationship: AchRelationship, status_from: str) -> None:
+        self._engine.publish(
+            "funding",
+            relationship.account_id,
+            entity_type="BankRelationship",
+            entity_id=relationship.id,
+            status_from=status_from,
+            status_to=relationship.status,
+        )
 
     def delete_relationship(self, account_id: str, relationship_id: str) -> None:
         """Ask for a cancel: CANCEL_REQUESTED, then CANCELED; both stay in the list, as the real API lists them."""
@@ -84,7 +98,7 @@ class TransferDesk:
             raise BrokerApiError(404, "relationship not found", code=40410000)
         if relationship.status in ("CANCEL_REQUESTED", "CANCELED"):
             raise BrokerApiError(422, f"relationship is already {relationship.status}", code=42210000)
-        relationship.status, relationship.updated_at = "CANCEL_REQUESTED", engine.clock_now
+        self._set_relationship(relationship, "CANCEL_REQUESTED")
         done = engine.clock_now + timedelta(seconds=engine.config.ach_cancel_seconds)
         engine.schedule(done, partial(self._move, relationship, "CANCEL_REQUESTED", "CANCELED"))
         engine.advance_to(engine.clock_now)  # a zero delay cancels at once
@@ -268,18 +282,10 @@ class TransferDesk:
         transfer.ledger.status, transfer.ledger.updated_at = status, now
         self._event(transfer, previous)
 
-    def _next_event_id(self) -> int:
-        self._event_ids += 1
-        return self._event_ids
-
     def _event(self, transfer: Transfer, status_from: str) -> None:
-        self.events.append(
-            {
-                "event_id": self._next_event_id(),
-                "at": self._engine.clock_now,
-                "account_id": transfer.account_id,
-                "transfer_id": transfer.id,
-                "status_from": status_from,
-                "status_to": transfer.status,
-            }
+        """On the legacy transfer stream and on the v2 funding stream that replaces it."""
+        change = {"status_from": status_from, "status_to": transfer.status}
+        self._engine.publish("transfers", transfer.account_id, transfer_id=transfer.id, **change)
+        self._engine.publish(
+            "funding", transfer.account_id, entity_type="Transfer", entity_id=transfer.id, **change
         )
