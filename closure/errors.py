@@ -58,6 +58,17 @@ class BrokerUnavailable(ClosureError):
         return ApplicationError(str(self), type=type(self).__name__, next_retry_delay=self.retry_after)
 
 
+class BrokerStreamInterrupted(ClosureError):
+    """An event stream ended, went silent past its heartbeat, dropped messages or refused the connection:
+    reconnect from the cursor. `lost` says the broker told us it dropped events (a slow reader)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
+
+
 class AccountNotClosedYet(ClosureError):
     """The close call was accepted but the broker does not yet report ACCOUNT_CLOSED."""
 

@@ -63,6 +63,7 @@ def environment() -> dict[str, str]:
         "CLOSURE_API__PORT": str(PORTS["api"]),
         "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"dev": _dev_key()}),
         "CLOSURE_TEMPORAL__CODEC_KEY_ID": "dev",
+        "CLOSURE_LISTENER__CURSOR_FILE": str(DATA / "listener-cursor.json"),
     }
     redis_url = _redis_url()
     return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
@@ -91,6 +92,7 @@ def run() -> None:
             PORTS["simulator"], ["--clock-rate", str(SCALE), "--state-file", str(DATA / "broker.pickle")], env
         )
         stack.worker(env)
+        stack.listener(env)
         stack.api(PORTS["api"], env)
         codec = stack.codec(PORTS["codec"], env)
         print(

@@ -146,10 +146,16 @@ class LocalStack:
         return f"http://127.0.0.1:{port}"
 
     def worker(self, env: dict[str, str], name: str = "worker") -> None:
-        process, log = self._spawn(name, [sys.executable, "-m", "worker"], env)
+        self._long_running(name, [sys.executable, "-m", "worker"], env)
+
+    def listener(self, env: dict[str, str]) -> None:
+        self._long_running("listener", [sys.executable, "-m", "ops.listener_process"], env)
+
+    def _long_running(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        process, log = self._spawn(name, args, env)
         time.sleep(0.5)
         if process.poll() is not None:
-            raise StackError(f"the worker exited with {process.returncode}; see {log}")
+            raise StackError(f"the {name} exited with {process.returncode}; see {log}")
 
     def stop(self) -> None:
         for _, process in reversed(self.processes):

@@ -190,12 +190,48 @@ class WorkerSettings(BaseModel):
     tracing: bool = Field(default=False, description="OpenTelemetry spans for workflows and activities.")
 
 
+BrokerStream = Literal["transfers", "accounts", "trades", "journals", "funding"]
+FOLLOWED_BY_DEFAULT: tuple[BrokerStream, ...] = ("transfers", "accounts", "trades", "journals")
+
+
+class ListenerSettings(BaseModel):
+    """The broker event listener (`account-closure-listener`): it wakes closures when the broker's streams say
+    something changed; it decides nothing, so a dead listener only slows closures to polling speed."""
+
+    streams: list[BrokerStream] = Field(
+        default_factory=lambda: list(FOLLOWED_BY_DEFAULT),
+        description="Streams to follow; `funding` is Alpaca's v2 stream that replaces `transfers`.",
+    )
+    cursor_file: Path = Field(
+        default=Path(".data/listener-cursor.json"),
+        description="Where each stream's cursor is kept across restarts (written atomically).",
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=45.0, gt=0, description="A stream silent this long, heartbeats included, is reconnected."
+    )
+    reconnect_min_seconds: float = Field(default=0.5, gt=0, description="First wait before reconnecting.")
+    reconnect_max_seconds: float = Field(default=60.0, gt=0, description="Longest wait between reconnects.")
+    overlap: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="Resume this far before the cursor (ULIDs of one millisecond are not ordered); the "
+        "events seen in it are remembered, so none is handled twice.",
+    )
+    broker_keeps: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long the broker keeps events: a cursor older than this may have missed some, so "
+        "every running closure is woken once.",
+    )
+    metrics_address: str | None = Field(default=None, description="host:port for the Prometheus endpoint.")
+    json_logs: bool = Field(default=True, description="Structured JSON logs with personal data masked.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLOSURE_", env_nested_delimiter="__", extra="ignore")
 
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    listener: ListenerSettings = Field(default_factory=ListenerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
     email: EmailSettings = Field(default_factory=EmailSettings)

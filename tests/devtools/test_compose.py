@@ -34,7 +34,7 @@ def _known(variable: str) -> bool:
 
 def test_the_services_are_the_ones_make_dev_runs() -> None:
     services = _compose()["services"]
-    assert set(services) == {"temporal", "redis", "simulator", "worker", "api", "codec"}
+    assert set(services) == {"temporal", "redis", "simulator", "worker", "api", "codec", "listener"}
     ports = {name: [str(p) for p in spec.get("ports", [])] for name, spec in services.items()}
     assert f"{PORTS['temporal']}:7233" in ports["temporal"]
     assert f"{PORTS['ui']}:8233" in ports["temporal"]
@@ -52,7 +52,7 @@ def test_temporal_registers_the_search_attributes() -> None:
 
 def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> None:
     services = _compose()["services"]
-    for name in ("worker", "api", "codec"):
+    for name in ("worker", "api", "codec", "listener"):
         environment = services[name]["environment"]
         unknown = [v for v in environment if v.startswith("CLOSURE_") and not _known(v)]
         assert not unknown, f"{name}: not settings: {unknown}"
