@@ -51,9 +51,10 @@ def _sum(lines: list[LedgerLine], kind: str, statuses: set[str] | None = None) -
     )
 
 
-def every_dollar_accounted_for(raw_ledger: dict[str, Any]) -> list[str]:
+def every_dollar_accounted_for(raw_ledger: dict[str, Any], after_close: Decimal = ZERO) -> list[str]:
     """Σ completed withdrawals = everything that came in (deposits, sales, credits, journals in) minus
-    purchases, fees, debits and journals out; final cash 0."""
+    purchases, fees, debits and journals out; final cash 0. `after_close` is money that reached the account
+    after it closed, which stays there and must have been reported to ops (§7.7)."""
     _, cash, lines = parse_ledger(raw_ledger)
     came_in = (
         _sum(lines, "deposit", {"COMPLETE"})
@@ -67,10 +68,10 @@ def every_dollar_accounted_for(raw_ledger: dict[str, Any]) -> list[str]:
     )
     sent = _sum(lines, "withdrawal", {"COMPLETE"})
     problems = []
-    if sent != came_in:
+    if sent != came_in - after_close:
         problems.append(f"withdrawn {sent} but {came_in} came into the account")
-    if cash != 0:
-        problems.append(f"final cash is {cash}, not 0")
+    if cash != after_close:
+        problems.append(f"final cash is {cash}, not {after_close}")
     return problems
 
 
@@ -112,7 +113,7 @@ def no_duplicate_transfers(
     return problems
 
 
-def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
+def closed_only_when_empty(raw_ledger: dict[str, Any], after_close: Decimal = ZERO) -> list[str]:
     """The broker accepts a close with money left (as Alpaca does) and records it; that must never happen."""
     status, cash, lines = parse_ledger(raw_ledger)
     residual = [
@@ -124,7 +125,7 @@ def closed_only_when_empty(raw_ledger: dict[str, Any]) -> list[str]:
         return residual
     pending = [ln.transfer_id for ln in lines if ln.transfer_id and ln.status not in TRANSFER_TERMINAL]
     problems = residual + [f"closed with transfer {tid} still pending" for tid in pending]
-    if cash != 0:
+    if cash != after_close:
         problems.append(f"closed with cash {cash}")
     return problems
 
@@ -166,6 +167,7 @@ def check_completed_closure(
     progress: ClosureProgress,
     limit: Decimal,
     predating: frozenset[str] = frozenset(),
+    after_close: Decimal = ZERO,
 ) -> list[str]:
     """Every §7 invariant the broker side can show, for a closure that should have completed."""
     problems = never_silent(progress)
@@ -173,10 +175,10 @@ def check_completed_closure(
         problems.append(f"closure completed but the broker says {raw_ledger['status']}")
     return (
         problems
-        + every_dollar_accounted_for(raw_ledger)
+        + every_dollar_accounted_for(raw_ledger, after_close)
         + daily_limit_respected(raw_ledger, limit)
         + no_duplicate_transfers(raw_ledger, progress, predating)
-        + closed_only_when_empty(raw_ledger)
+        + closed_only_when_empty(raw_ledger, after_close)
     )
 
 
@@ -209,12 +211,13 @@ def check_closure_outcome(
     limit: Decimal,
     predating: frozenset[str] = frozenset(),
     by_hand: frozenset[str] = frozenset(),
+    after_close: Decimal = ZERO,
 ) -> list[str]:
     """A completed closure keeps every promise; one parked with ops keeps the money promises mid-way; a
     cancelled one sent nothing. `predating` and `by_hand` name the outgoing transfers the customer made before
     the closure and ops made by hand during it."""
     if progress.phase == ClosurePhase.COMPLETED:
-        return check_completed_closure(raw_ledger, progress, limit, predating)
+        return check_completed_closure(raw_ledger, progress, limit, predating, after_close)
     if progress.phase == ClosurePhase.CANCELLED:
         return never_silent(progress) + cancelled_with_nothing_sent(raw_ledger, progress, predating | by_hand)
     return (

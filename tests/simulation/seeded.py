@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from alpaca.broker.enums import JournalEntryType, TransferDirection, TransferTiming
 from alpaca.broker.models import Transfer
@@ -20,13 +20,15 @@ from alpaca.common.exceptions import APIError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from closure.money import format_usd
 from closure.phases import ClosurePhase
 from closure.progress import CancelRequest, ClosureProgress, RetryRequest
-from devtools.invariants import check_closure_outcome
+from devtools.invariants import check_closure_outcome, parse_ledger
+from ops.stuck import money_after_close
 from simulator.scenarios import SeededAccount
 from simulator.server import SimulatorServer
 from tests.simulation.scenario import Action, ActionKind, Scenario, draw
-from tests.support import ClosureLab, closure_lab
+from tests.support import ClosureLab, closure_lab, operations
 from workflows.account_closure import AccountClosureWorkflow
 
 RETRIES = 4  # an operator's patience: parked more often than this and the closure stays with ops
@@ -163,6 +165,22 @@ async def _drive(run: SeedRun) -> tuple[ClosureProgress, int]:
         elapsed += STEP
 
 
+async def _after_close(
+    lab: ClosureLab, account_id: str, ledger: dict[str, Any], progress: ClosureProgress
+) -> tuple[Decimal, list[str]]:
+    """Money that reached the account after its close (a posting drawn late, a quick closure), and whether
+    the sweep's check reports it with its amount, as DESIGN §7.7 asks. The broker records anything left at
+    the close itself (`closed_with_residual`), so cash on a closed account without that entry came later."""
+    status, cash, lines = parse_ledger(ledger)
+    left_at_close = any(line.kind == "closed_with_residual" for line in lines)
+    if progress.phase != ClosurePhase.COMPLETED or status != "ACCOUNT_CLOSED" or cash == 0 or left_at_close:
+        return Decimal(0), []
+    found = await money_after_close(await operations(lab), account_id)
+    if any(format_usd(cash) in finding.detail for finding in found):
+        return cash, []
+    return Decimal(0), [f"{cash} reached the closed account and the sweep did not report it: {found}"]
+
+
 async def run_seed(
     seed: int, env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
 ) -> SeedReport:
@@ -188,8 +206,9 @@ async def run_seed(
         broker.faults([], [])
         ledger = lab.ledger(account.account_id)
         limit = lab.policy.daily_transfer_limit
-        problems = check_closure_outcome(
-            ledger, progress, limit, frozenset(run.predating), frozenset(run.by_hand)
+        after_close, unreported = await _after_close(lab, account.account_id, ledger, progress)
+        problems = unreported + check_closure_outcome(
+            ledger, progress, limit, frozenset(run.predating), frozenset(run.by_hand), after_close
         )
         withdrawals = [e for e in ledger["entries"] if e["kind"] == "withdrawal"]
         withdrawn = sum((Decimal(e["amount"]) for e in withdrawals if e["status"] == "COMPLETE"), Decimal(0))
