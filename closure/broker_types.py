@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -163,6 +163,12 @@ class TransferReview(BaseModel):
 class BusinessDeadlineInput(BaseModel):
     start: AwareDatetime
     business_days: int
+    bank_days_too: bool = Field(
+        default=False, description="Count only days the banks open as well (settlement needs both)."
+    )
+    at_new_york_time: time | None = Field(
+        default=None, description="The deadline's New York time of day; None keeps the start's time of day."
+    )
 
 
 class AccountClosed(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,11 +34,36 @@ class ClosurePolicy(BaseModel):
         default=timedelta(minutes=1),
         description="Extra wait after the broker's next open before re-checking.",
     )
-    settlement_poll_interval: timedelta = Field(default=timedelta(hours=2))
+    settlement_poll_interval: timedelta = Field(
+        default=timedelta(hours=2),
+        description="How often settlement is looked at once its expected time has passed.",
+    )
+    settlement_days: int = Field(
+        default=1,
+        ge=0,
+        description="T+n: the sale proceeds settle n days on which both exchange and banks open.",
+    )
+    settlement_expected_time: time = Field(
+        default=time(8, 0),
+        description=(
+            "New York time of day the broker makes settled proceeds withdrawable. The settlement wait sleeps "
+            "until then on the settlement date and looks, instead of polling through the night."
+        ),
+    )
     settlement_alert_business_days: int = Field(
         default=3, ge=1, description="Business days of waiting for settlement before an ops alert."
     )
-    transfer_poll_interval: timedelta = Field(default=timedelta(hours=2))
+    transfer_poll_interval: timedelta = Field(
+        default=timedelta(hours=2), description="How often an in-flight transfer's status is read."
+    )
+    event_poll_interval: timedelta | None = Field(
+        default=None,
+        description=(
+            "Set when the event listener runs: its wake signal brings transfer news within seconds, so the "
+            "transfer polls fall back to this rarer interval (a dead listener slows closures to it). None: no "
+            "listener, poll at transfer_poll_interval."
+        ),
+    )
     close_verify_interval: timedelta = Field(default=timedelta(minutes=1))
     close_verify_timeout: timedelta = Field(default=timedelta(hours=2))
     broker_retry_budget: timedelta = Field(
@@ -107,12 +132,18 @@ class ClosurePolicy(BaseModel):
         "broker_retry_budget",
         "ambiguous_create_hold",
         "returns_poll_interval",
+        "event_poll_interval",
     )
     @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
             raise ValueError("must be a positive duration")
         return value
+
+    @property
+    def status_poll_interval(self) -> timedelta:
+        """How often a transfer whose timing the broker does not predict is looked at."""
+        return self.event_poll_interval or self.transfer_poll_interval
 
     def broker_to_workflow(self, broker_duration: timedelta) -> timedelta:
         """Turn a span of broker time into the span of workflow time to wait for it."""
@@ -127,7 +158,9 @@ class ClosurePolicy(BaseModel):
         stay consistent, so the simulated timeline matches production. Retry budgets and timeouts are about
         real infrastructure and keep their real durations.
         """
-        waits = {name: getattr(self, name) / factor for name in _BUSINESS_WAITS}
+        waits = {
+            name: getattr(self, name) / factor for name in _BUSINESS_WAITS if getattr(self, name) is not None
+        }
         return self.model_copy(update={**waits, "broker_clock_rate": self.broker_clock_rate * factor})
 
 
@@ -139,5 +172,6 @@ _BUSINESS_WAITS = (
     "settlement_poll_interval",
     "transfer_poll_interval",
     "returns_poll_interval",
+    "event_poll_interval",
     "attention_auto_retry",
 )

@@ -110,6 +110,10 @@ class ClosureState(BaseModel):
     )
     liquidation_shares_left: Decimal | None = None
     settlement_alert_at: AwareDatetime | None = Field(default=None, description="Broker clock.")
+    settlement_expected_at: AwareDatetime | None = Field(
+        default=None,
+        description="Broker clock: when T+n settlement should have made the proceeds withdrawable.",
+    )
     settlement_alerted: bool = False
     history: list[PhaseChange] = Field(default_factory=list)
     attention: Attention | None = None

@@ -24,6 +24,7 @@ from temporalio.common import MetricMeter
 
 from adapters.alpaca.event_stream import StreamSource
 from closure.errors import BrokerStreamInterrupted
+from closure.phases import TRANSFER_TERMINAL
 from runtime.settings import ListenerSettings
 
 log = logging.getLogger("account_closure.listener")
@@ -91,6 +92,16 @@ def _key(event: dict[str, Any]) -> str | None:
     return str(key) if key not in (None, "") else None
 
 
+def moves_a_closure(stream: str, event: dict[str, Any]) -> bool:
+    """A transfer moving from one in-flight status to another changes nothing a closure does or says, so it
+    wakes nobody (the next look reads it anyway); a transfer appearing, finishing, failing or coming back does."""
+    transfer = stream == "transfers" or (stream == "funding" and event.get("entity_type") == "Transfer")
+    if not transfer:
+        return True
+    before, after = (str(event.get(k) or "").upper() for k in ("status_from", "status_to"))
+    return not before or after in TRANSFER_TERMINAL or before in TRANSFER_TERMINAL
+
+
 def what_changed(stream: str, event: dict[str, Any]) -> str | None:
     """A wake's reason in words, or None for an event kind this listener does not know."""
     change = f"{event.get('status_from') or '(new)'} -> {event.get('status_to')}"
@@ -121,23 +132,30 @@ class EventListener:
         self.wake = wake
         self.wake_all = wake_all
         self.cursors = CursorBook(settings.cursor_file)
-        self.counts: Counter[str] = Counter()  # handled, duplicate, unknown, unreadable, woken, reconnect
+        self.counts: Counter[str] = (
+            Counter()
+        )  # handled, duplicate, unknown, quiet, unreadable, woken, reconnect
         self.lag: dict[str, timedelta] = {}  # now minus the newest event's time, per stream
-        self._meter = meter
+        self._events = (
+            meter.create_counter("closure_listener_events", "Listener events by outcome") if meter else None
+        )
+        self._lag_gauge = (
+            meter.create_gauge_float(
+                "closure_listener_lag_seconds", "Now minus the newest event's time", unit="s"
+            )
+            if meter
+            else None
+        )
 
     def _count(self, outcome: str, stream: str, value: int = 1) -> None:
         self.counts[outcome] += value
-        if self._meter is not None and value:
-            counter = self._meter.create_counter("closure_listener_events", "Listener events by outcome")
-            counter.add(value, {"outcome": outcome, "stream": stream})
+        if self._events is not None and value:
+            self._events.add(value, {"outcome": outcome, "stream": stream})
 
     def _lag(self, stream: str, at: datetime) -> None:
         self.lag[stream] = datetime.now(UTC) - at
-        if self._meter is not None:
-            gauge = self._meter.create_gauge_float(
-                "closure_listener_lag_seconds", "Now minus the newest event's time", unit="s"
-            )
-            gauge.set(self.lag[stream].total_seconds(), {"stream": stream})
+        if self._lag_gauge is not None:
+            self._lag_gauge.set(self.lag[stream].total_seconds(), {"stream": stream})
 
     async def run(self) -> None:
         await asyncio.gather(*(self.follow(stream) for stream in self.settings.streams))
@@ -187,9 +205,14 @@ class EventListener:
         if reason is None:
             self._count("unknown", stream)
             log.info("%s stream: an event of a kind not followed, skipped: %.200s", stream, event)
+        elif not moves_a_closure(stream, event):
+            self._count("quiet", stream)
+            log.info("%s event %s (%s): in flight still, nobody woken", stream, key, reason)
         else:
-            for account_id in await self._accounts(stream, event):
-                self._count("woken", stream, int(await self.wake(account_id, reason)))
+            accounts = await self._accounts(stream, event)
+            woken = [account_id for account_id in accounts if await self.wake(account_id, reason)]
+            self._count("woken", stream, len(woken))
+            log.info("%s event %s (%s): woke %s", stream, key, reason, ",".join(woken) or "no closure")
         self._count("handled", stream)
         cursor.remember(key, at, self.settings.overlap)
         self.cursors.save()

@@ -9,7 +9,7 @@ import json
 import os
 import pickle
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +49,10 @@ class Simulator:
     api_key: str | None = None
     api_secret: str | None = None
     requests: Counter[str] = field(default_factory=Counter)
+    # Each Alpaca call with the broker's time: when a caller looked at an account, for latency measurements.
+    request_log: deque[tuple[str, str, str | None, int]] = field(
+        default_factory=lambda: deque(maxlen=200_000)
+    )
     state_file: Path | None = None
 
     changed: bool = False
@@ -146,6 +150,7 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
             response = error_response(429, "rate limit exceeded", 42910000)
         response.headers.update(verdict.headers())
         sim.requests[f"{label} {response.status_code}"] += 1
+        sim.request_log.append((sim.engine.clock_now.isoformat(), label, account_id, response.status_code))
         sim.persist(request_changed=request.method != "GET")
         return response
 

@@ -132,6 +132,9 @@ async def ledger(sim: Simulator, request: Request) -> Any:
         "status": account.status,
         "cash": wire.num(account.cash),
         "entries": [wire.ledger_entry(e) for e in account.ledger],
+        "proceeds": [
+            {"amount": wire.num(u.amount), "settles_at": wire.ts(u.settles_at)} for u in account.unsettled
+        ],
     }
 
 
@@ -204,6 +207,12 @@ async def request_counts(sim: Simulator, request: Request) -> Any:
     return dict(sim.requests)
 
 
+async def request_log(sim: Simulator, request: Request) -> Any:
+    """Each Alpaca call as [broker time, "METHOD path", account id, status], oldest first; `account_id` filters."""
+    wanted = request.query_params.get("account_id")
+    return [list(entry) for entry in sim.request_log if wanted is None or entry[2] == wanted]
+
+
 async def rate_limit(sim: Simulator, request: Request) -> Any:
     return {"refused": sim.rates.refused, "log": list(sim.rates.log)}
 
@@ -229,5 +238,6 @@ def routes() -> list[Route]:
         Route("/_sim/accounts/{account_id}/manual_transfers", control(manual_transfer), methods=["POST"]),
         Route("/_sim/events/transfers", control(transfer_events), methods=["GET"]),
         Route("/_sim/requests", control(request_counts), methods=["GET"]),
+        Route("/_sim/requests/log", control(request_log), methods=["GET"]),
         Route("/_sim/rate_limit", control(rate_limit), methods=["GET"]),
     ]

@@ -1,6 +1,12 @@
-"""Settlement: wait until the sale proceeds are withdrawable (T+1), alerting ops if it takes too long."""
+"""Settlement: wait until the sale proceeds are withdrawable (T+1), alerting ops if it takes too long.
+
+The broker publishes no event when proceeds settle, but its calendar says when they should: the wait sleeps
+until the settlement date's expected hour and looks then, polling only once that moment has passed.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -12,6 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from closure.phases import ClosurePhase
 
 from workflows.run import ClosureHalted, ClosureRun
+
+SETTLEMENT_FORECAST = "settlement-forecast"  # behind workflow.patched(): older closures replay their polls
+_LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agree to the millisecond
 
 
 async def settle(run: ClosureRun) -> ClosurePhase:
@@ -47,4 +56,27 @@ async def settle(run: ClosureRun) -> ClosurePhase:
             ClosurePhase.SETTLEMENT,
             f"Waiting for {format_usd(view.unsettled_cash + view.pending_transfer_in)} to settle",
         )
+        if workflow.patched(SETTLEMENT_FORECAST):
+            look_at = min(await _expected_settlement(run, view.clock.now), state.settlement_alert_at)
+            if view.clock.now < look_at:
+                await run.pause(policy.broker_to_workflow(look_at - view.clock.now), "settlement expected")
+                continue
         await run.pause(policy.settlement_poll_interval, "settlement poll")
+
+
+async def _expected_settlement(run: ClosureRun, first_look: datetime) -> datetime:
+    """T+n from the first look after the sale (no sale of this closure is later), by the broker's calendar on
+    days the banks open too, at the policy's hour; a prior sale of the customer's settles no later."""
+    state, policy = run.state, run.policy
+    if state.settlement_expected_at is None:
+        state.settlement_expected_at = await run.broker(
+            BrokerActivities.business_deadline,
+            BusinessDeadlineInput(
+                start=first_look,
+                business_days=policy.settlement_days,
+                bank_days_too=True,
+                at_new_york_time=policy.settlement_expected_time,
+            ),
+            summary="expected settlement",
+        )
+    return state.settlement_expected_at + _LOOK_AFTER

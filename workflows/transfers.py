@@ -29,6 +29,7 @@ QUARANTINE = "ambiguous-create-quarantine"
 RETURNS_WATCH = "returns-watch"
 LANDING_ESTIMATE = "transfer-landing-estimate"
 UNOWNED_SINCE_START = "unowned-since-start"
+PREDICTED_WAITS = "predicted-waits"
 
 
 async def follow_transfers(run: ClosureRun) -> ClosurePhase:
@@ -43,7 +44,12 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
             if workflow.patched(LANDING_ESTIMATE):
                 _expect_landing(run, review.broker_now)
             run.enter(ClosurePhase.TRANSFER_COMPLETION, f"Waiting for {in_flight} transfer(s) to complete")
-            await run.pause(policy.transfer_poll_interval, "transfer status poll")
+            poll = (
+                policy.status_poll_interval
+                if workflow.patched(PREDICTED_WAITS)
+                else policy.transfer_poll_interval
+            )
+            await run.pause(poll, "transfer status poll")
             continue
         watch_end = returns_watch_end(state, policy.returns_watch)
         if watch_end is None or review.broker_now >= watch_end:

@@ -39,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import notify
 from workflows.run import ClosureHalted, ClosureRun
-from workflows.transfers import QUARANTINE, apply_statuses, note_unowned
+from workflows.transfers import PREDICTED_WAITS, QUARANTINE, apply_statuses, note_unowned
+
+_NEVER = timedelta(days=3650)
 
 
 async def withdraw(run: ClosureRun) -> ClosurePhase:
@@ -83,7 +85,7 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     now = workflow.now()
     next_chunk_at = state.next_chunk_at(policy.transfer_spacing)
     if next_chunk_at is not None and now < next_chunk_at:
-        wait = min(next_chunk_at - now, policy.transfer_poll_interval)
+        wait = min(next_chunk_at - now, _status_poll(run))
         next_amount = format_usd(min(plan.cash_withdrawable, policy.daily_transfer_limit))
         state.next_action_at = next_chunk_at
         run.enter(
@@ -96,10 +98,23 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     if plan.amount == 0:
         frees = plan.window_frees_at or plan.broker_now + timedelta(hours=1)
         run.enter(ClosurePhase.WITHDRAWAL_24HR_WAIT, "Today's transfer limit is used by other transfers")
-        wait = min(policy.broker_to_workflow(frees - plan.broker_now), policy.transfer_poll_interval)
+        poll = policy.transfer_poll_interval
+        if workflow.patched(PREDICTED_WAITS) and plan.window_frees_at is not None:
+            poll = _status_poll(run)
+        wait = min(policy.broker_to_workflow(frees - plan.broker_now), poll)
         await run.pause(wait, "rolling 24 h limit")
         return True
     return False
+
+
+def _status_poll(run: ClosureRun) -> timedelta:
+    """How soon a wait with a known end looks at the broker anyway: only while one of our transfers is in
+    flight (its completion or a return is the broker's to time), at the status poll; else never before."""
+    if not workflow.patched(PREDICTED_WAITS):
+        return run.policy.transfer_poll_interval
+    if any(t.in_flight for t in run.state.outgoing):
+        return run.policy.status_poll_interval
+    return _NEVER
 
 
 async def _create(run: ClosureRun, pending: PendingChunk) -> None:

@@ -18,6 +18,7 @@ from alpaca.trading.requests import GetCalendarRequest
 
 from adapters.alpaca.connection import BrokerConnection
 from adapters.alpaca.gateway import AlpacaGateway, ListedTransfer
+from closure.bank_calendar import NEW_YORK, is_bank_day
 from closure.broker_types import (
     AccountClosed,
     AccountView,
@@ -145,15 +146,24 @@ class AlpacaBroker:
         )
 
     def business_deadline(self, request: BusinessDeadlineInput) -> datetime:
-        """The same time of day, `business_days` trading days after `start`, by the broker's calendar."""
-        start_day = request.start.date()
+        """`business_days` trading days after `start` by the broker's calendar (days the banks open too, if
+        asked), at the start's time of day or the New York time asked for."""
+        in_new_york = request.at_new_york_time is not None
+        start_day = (request.start.astimezone(NEW_YORK) if in_new_york else request.start).date()
         ahead = GetCalendarRequest(
             start=start_day, end=start_day + timedelta(days=request.business_days * 2 + 14)
         )
-        later = [d.date for d in self._broker.calendar(ahead) if d.date > start_day]
+        later = [
+            d.date
+            for d in self._broker.calendar(ahead)
+            if d.date > start_day and (not request.bank_days_too or is_bank_day(d.date))
+        ]
         if len(later) < request.business_days:
             raise BrokerStateUnexpected("the broker calendar has too few trading days ahead")
-        return datetime.combine(later[request.business_days - 1], request.start.timetz())
+        day = later[request.business_days - 1] if request.business_days else start_day
+        if request.at_new_york_time is not None:
+            return datetime.combine(day, request.at_new_york_time, NEW_YORK)
+        return datetime.combine(day, request.start.timetz())
 
     # --- liquidation ----------------------------------------------------------------------------------------
 
