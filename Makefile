@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos
+.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-seeds: $(STAMP)
 SEED ?= 1
 bench-chaos: $(STAMP)
 	$(PY) -m devtools.chaos --seed $(SEED) --closures 200
+
+## Broker event to closure action, with the event listener, without it and across its restart (docs/performance.md).
+bench-events: $(STAMP)
+	$(PY) -m bench.event_latency --closures 4 --write docs/performance.md
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

@@ -64,6 +64,7 @@ def environment() -> dict[str, str]:
         "CLOSURE_TEMPORAL__CODEC_KEYS": json.dumps({"dev": _dev_key()}),
         "CLOSURE_TEMPORAL__CODEC_KEY_ID": "dev",
         "CLOSURE_LISTENER__CURSOR_FILE": str(DATA / "listener-cursor.json"),
+        "CLOSURE_POLICY__EVENT_POLL_INTERVAL": "PT12H",  # the listener runs: transfer news comes by its wake
     }
     redis_url = _redis_url()
     return settings | ({"CLOSURE_REDIS_URL": redis_url} if redis_url else {})
