@@ -150,7 +150,8 @@ def alpaca_route(method: str, path: str, handler: Handler, status: int = 200) ->
             response = error_response(429, "rate limit exceeded", 42910000)
         response.headers.update(verdict.headers())
         sim.requests[f"{label} {response.status_code}"] += 1
-        sim.request_log.append((sim.engine.clock_now.isoformat(), label, account_id, response.status_code))
+        if sim.engine.now is not None:  # a request refused before the broker's clock was read has no time
+            sim.request_log.append((sim.engine.now.isoformat(), label, account_id, response.status_code))
         sim.persist(request_changed=request.method != "GET")
         return response
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,7 @@ from alpaca.broker.requests import CreateACHTransferRequest
 
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.alpaca.connection import BrokerConnection
-from closure.broker_types import CreateWithdrawalInput, PlanWithdrawalInput
+from closure.broker_types import BusinessDeadlineInput, CreateWithdrawalInput, PlanWithdrawalInput
 from closure.errors import (
     AccountNotEmpty,
     AccountNotFound,
@@ -265,3 +266,20 @@ def test_the_transfer_list_is_read_page_by_page_and_an_expired_transfer_does_not
     assert outgoing[0].status == "EXPIRED"
     assert outgoing[0].failed
     assert broker.control("GET", "/requests")[listing] - before == 2, "a full page, then a short last one"
+
+
+@pytest.mark.parametrize(
+    ("sold", "settles"),
+    [
+        (ny(2026, 11, 10, 13, 0), ny(2026, 11, 12, 8, 0)),  # Veterans Day: the NYSE trades, the banks do not
+        (ny(2026, 11, 25, 15, 59), ny(2026, 11, 27, 8, 0)),  # Thanksgiving: both closed
+        (ny(2026, 12, 4, 19, 30), ny(2026, 12, 7, 8, 0)),  # a Friday evening (00:30 UTC Saturday)
+    ],
+)
+def test_expected_settlement_counts_days_both_the_exchange_and_the_banks_open(
+    sim: SimulatorServer, sold: datetime, settles: datetime
+) -> None:
+    request = BusinessDeadlineInput(
+        start=sold.astimezone(UTC), business_days=1, bank_days_too=True, at_new_york_time=time_of_day(8, 0)
+    )
+    assert broker_for(sim.url).business_deadline(request) == settles
