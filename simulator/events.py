@@ -80,13 +80,15 @@ class EventLog:
     def forget_before(self, horizon: datetime) -> None:
         """Drop what the broker no longer keeps."""
         for stream, events in self._events.items():
-            kept = bisect.bisect_left([e.at for e in events], horizon)
+            kept = bisect.bisect_left(events, horizon, key=lambda e: e.at)
             if kept:
                 self._events[stream] = events[kept:]
 
     def from_id(self, stream: str, first_id: int) -> list[BrokerEvent]:
         events = self._events[stream]
-        return events[bisect.bisect_left([e.event_id for e in events], first_id) :]
+        return events[
+            bisect.bisect_left(events, first_id, key=lambda e: e.event_id) :
+        ]  # no list built per poll
 
     def since_time(self, stream: str, since: datetime) -> list[BrokerEvent]:
         return [e for e in self._events[stream] if e.at >= since]

@@ -112,7 +112,11 @@ async def cancel(
     return await _carry_out(ops.cancel(account_id, _on_behalf(actor, request), reason, request.dry_run))
 
 
-@router.get("/{account_id}/audit", response_model=AuditTrailPublic, responses=REFUSALS)
+@router.get(
+    "/{account_id}/audit",
+    response_model=AuditTrailPublic,
+    responses={**REFUSALS, 404: problem("A path the API will not read (an encoded / or \\)")},
+)
 async def audit(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> AuditTrailPublic:
     """Every operator action on the closure, through the API or the CLI: who, when, what, why, the outcome."""
     entries = await desk.audit_of(account_id)
