@@ -132,9 +132,8 @@ class EventListener:
         self.wake = wake
         self.wake_all = wake_all
         self.cursors = CursorBook(settings.cursor_file)
-        self.counts: Counter[str] = (
-            Counter()
-        )  # handled, duplicate, unknown, quiet, unreadable, woken, reconnect
+        # handled, duplicate, unknown, quiet, unreadable, woken, reconnect
+        self.counts: Counter[str] = Counter()
         self.lag: dict[str, timedelta] = {}  # now minus the newest event's time, per stream
         self._events = (
             meter.create_counter("closure_listener_events", "Listener events by outcome") if meter else None

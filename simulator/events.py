@@ -85,10 +85,8 @@ class EventLog:
                 self._events[stream] = events[kept:]
 
     def from_id(self, stream: str, first_id: int) -> list[BrokerEvent]:
-        events = self._events[stream]
-        return events[
-            bisect.bisect_left(events, first_id, key=lambda e: e.event_id) :
-        ]  # no list built per poll
+        events = self._events[stream]  # bisected in place: no list is built per poll
+        return events[bisect.bisect_left(events, first_id, key=lambda e: e.event_id) :]
 
     def since_time(self, stream: str, since: datetime) -> list[BrokerEvent]:
         return [e for e in self._events[stream] if e.at >= since]
