@@ -8,13 +8,15 @@ task (closures auto-upgrade); the previous build's workers can then be stopped.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from temporalio.api.deployment.v1 import WorkerDeploymentInfo
-from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
+from temporalio.api.deployment.v1 import WorkerDeploymentInfo, WorkerDeploymentVersion
+from temporalio.api.enums.v1 import TaskQueueType, WorkerDeploymentVersionStatus
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
+    DescribeWorkerDeploymentVersionRequest,
     SetWorkerDeploymentCurrentVersionRequest,
 )
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from ops.actions import OperationRefused, refused_when_missing
 
@@ -59,6 +61,22 @@ async def describe(client: Client, deployment_name: str) -> WorkerDeployment:
     return _summary(response.worker_deployment_info)
 
 
+async def _queues(client: Client, deployment_name: str, build_id: str) -> set[str]:
+    """The task queues (name and kind) the build's workers have registered with the server."""
+    response = await client.workflow_service.describe_worker_deployment_version(
+        DescribeWorkerDeploymentVersionRequest(
+            namespace=client.namespace,
+            deployment_version=WorkerDeploymentVersion(deployment_name=deployment_name, build_id=build_id),
+        )
+    )
+    infos = response.worker_deployment_version_info.task_queue_infos
+    return {f"{info.name} ({_queue_kind(info.type)})" for info in infos}
+
+
+def _queue_kind(value: TaskQueueType.ValueType) -> str:
+    return TaskQueueType.Name(value).removeprefix("TASK_QUEUE_TYPE_").lower()
+
+
 async def promote(client: Client, deployment_name: str, build_id: str, operator: str) -> WorkerDeployment:
     """Make `build_id` current: new and running closures go to its workers from their next task."""
     known = await describe(client, deployment_name)
@@ -68,9 +86,33 @@ async def promote(client: Client, deployment_name: str, build_id: str, operator:
             f"build {build_id!r} has no worker polling in {deployment_name!r} (builds seen: {seen}); start its "
             "workers first, so closures are never routed to a build nobody runs"
         )
-    await client.workflow_service.set_worker_deployment_current_version(
-        SetWorkerDeploymentCurrentVersionRequest(
-            namespace=client.namespace, deployment_name=deployment_name, build_id=build_id, identity=operator
+    current = known.current_build_id
+    if current is not None and current != build_id:
+        missing = await _queues(client, deployment_name, current) - await _queues(
+            client, deployment_name, build_id
         )
-    )
+        if missing:
+            raise OperationRefused(
+                f"build {build_id!r} does not yet poll every task queue build {current!r} polls (missing: "
+                f"{', '.join(sorted(missing))}); start all of its workers, or wait until they have polled, and "
+                "promote again, so no queue is left without a versioned worker"
+            )
+    try:
+        await client.workflow_service.set_worker_deployment_current_version(
+            SetWorkerDeploymentCurrentVersionRequest(
+                namespace=client.namespace,
+                deployment_name=deployment_name,
+                build_id=build_id,
+                identity=operator,
+            )
+        )
+    except RPCError as exc:
+        # The server refuses the same gap when a missing queue has work (it can open between our check and
+        # this call, as a build registers its queues one type at a time).
+        if exc.status != RPCStatusCode.FAILED_PRECONDITION:
+            raise
+        raise OperationRefused(
+            f"build {build_id!r} does not yet poll every task queue the current build polls ({exc.message}); "
+            "start all of its workers, or wait until they have polled, and promote again"
+        ) from None
     return await describe(client, deployment_name)
