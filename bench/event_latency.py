@@ -38,6 +38,7 @@ import httpx
 
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
+from bench.report import write_section
 from closure.bank_calendar import bank_days_after
 from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
@@ -325,25 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     table = report(runs, args)
     print(table)
     if args.write:
-        _write(args.write, table)
+        write_section(args.write, "bench.event_latency", table)
     ok = all(r.completed == args.closures for r in runs) and all(
         all(n == 1 for n in r.events.values()) for r in runs if r.events
     )
     return 0 if ok else 1
-
-
-BEGIN, END = "<!-- bench.event_latency -->", "<!-- /bench.event_latency -->"
-
-
-def _write(path: Path, table: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

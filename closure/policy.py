@@ -110,6 +110,14 @@ class ClosurePolicy(BaseModel):
         default=timedelta(hours=1),
         description="When a closure waits for ops because the broker was unreachable, it tries again after this.",
     )
+    continue_as_new_events: int = Field(
+        default=4000,
+        ge=100,
+        description=(
+            "Start a fresh run (carrying the closure's whole state) at the next wait once the history has this "
+            "many events, or sooner when the server suggests it; keeps any closure far under Temporal's limits."
+        ),
+    )
     broker_task_queue: str | None = Field(
         default=None,
         description="Task queue of the rate-limited broker workers; None runs broker calls beside the workflow.",

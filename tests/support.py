@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
@@ -239,6 +239,17 @@ async def closure_lab(
             await lab.stop_workers()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def runs_of(client: Client, workflow_id: str, first_run_id: str | None) -> list[WorkflowHistory]:
+    """The history of every run of a closure, first to last, following continue-as-new."""
+    runs: list[WorkflowHistory] = []
+    run_id = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        run_id = history.events[-1].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return runs
 
 
 def transfer_times(lab: ClosureLab, account_id: str) -> list[datetime]:

@@ -34,9 +34,10 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import notify
 from workflows.final_closure import close
+from workflows.halts import ClosureCancelled, ClosureHalted, ContinueAsNewRequested
 from workflows.liquidation import liquidate
 from workflows.preconditions import check_preconditions
-from workflows.run import ClosureCancelled, ClosureHalted, ClosureRun, ContinueAsNewRequested, Phase
+from workflows.run import CONTINUE_AS_NEW_BY_LENGTH, ClosureRun, Phase
 from workflows.settlement import settle
 from workflows.transfers import follow_transfers
 from workflows.withdrawal import withdraw
@@ -180,6 +181,8 @@ class AccountClosureWorkflow:
                 )
             except TimeoutError:
                 run.changed()
+                if workflow.patched(CONTINUE_AS_NEW_BY_LENGTH):
+                    run.continue_as_new_if_long()  # an operator may take weeks: each refresh adds events
 
     # --- queries, signals, updates --------------------------------------------------------------------------
 

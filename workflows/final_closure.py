@@ -15,17 +15,15 @@ with workflow.unsafe.imports_passed_through():
     from closure.phases import ClosurePhase
 
 from workflows import notify
-from workflows.run import ClosureHalted, ClosureRun
-from workflows.transfers import RETURNS_WATCH, returns_watch_end, review_transfers
+from workflows.halts import ClosureHalted
+from workflows.run import ClosureRun
+from workflows.transfers import RETURNS_WATCH, look_at_transfers, returns_watch_end
 
 
 async def close(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.broker(
-            BrokerActivities.inspect_account, run.account_id, summary="final safety checks"
-        )
-        run.observed_broker_time(view.clock.now)
+        view = await run.inspect("final safety checks")
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if is_closed(view):
             break
@@ -43,9 +41,11 @@ async def close(run: ClosureRun) -> ClosurePhase:
             await run.pause(policy.transfer_poll_interval, "pending transfers before close")
             continue
         if workflow.patched(RETURNS_WATCH):
-            review = await review_transfers(run)  # a return since the last look halts here, before the close
+            broker_now = await look_at_transfers(
+                run
+            )  # a return since the last look halts here, before the close
             watch_end = returns_watch_end(state, policy.returns_watch)
-            if any(t.in_flight for t in state.outgoing) or (watch_end and review.broker_now < watch_end):
+            if any(t.in_flight for t in state.outgoing) or (watch_end and broker_now < watch_end):
                 return ClosurePhase.TRANSFER_COMPLETION
         state.step = "Closing the account"
         try:

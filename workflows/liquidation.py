@@ -15,7 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from closure.errors import LiquidationStalled
     from closure.phases import ClosurePhase
 
-from workflows.run import ClosureHalted, ClosureRun
+from workflows.halts import ClosureHalted
+from workflows.run import ClosureRun
 
 # A sale that keeps filling (in parts, in a thin market) is not stalled: the stall clock restarts on progress.
 FILL_PROGRESS = "liquidation-fill-progress"
@@ -42,10 +43,7 @@ async def liquidate(run: ClosureRun) -> ClosurePhase:
 
 
 async def _look(run: ClosureRun) -> AccountView:
-    view = await run.broker(
-        BrokerActivities.inspect_account, run.account_id, summary="check positions and orders"
-    )
-    run.observed_broker_time(view.clock.now)
+    view = await run.inspect("check positions and orders")
     state = run.state
     state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
     if workflow.patched(FILL_PROGRESS):

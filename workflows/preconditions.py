@@ -5,17 +5,16 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.broker import BrokerActivities
     from closure.eligibility import ineligibility, is_closed
     from closure.phases import ClosurePhase
 
 from workflows import notify
-from workflows.run import ClosureHalted, ClosureRun
+from workflows.halts import ClosureHalted
+from workflows.run import ClosureRun
 
 
 async def check_preconditions(run: ClosureRun) -> ClosurePhase:
-    view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check the account")
-    run.observed_broker_time(view.clock.now)
+    view = await run.inspect("check the account")
     if is_closed(view):
         return ClosurePhase.FINAL_CLOSURE  # confirms, updates the user record and says goodbye
     refusal = ineligibility(view)

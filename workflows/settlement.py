@@ -17,7 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from closure.money import format_usd
     from closure.phases import ClosurePhase
 
-from workflows.run import ClosureHalted, ClosureRun
+from workflows.halts import ClosureHalted
+from workflows.run import ClosureRun
 
 SETTLEMENT_FORECAST = "settlement-forecast"  # behind workflow.patched(): older closures replay their polls
 _LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agree to the millisecond
@@ -26,8 +27,7 @@ _LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agr
 async def settle(run: ClosureRun) -> ClosurePhase:
     state, policy = run.state, run.policy
     while True:
-        view = await run.broker(BrokerActivities.inspect_account, run.account_id, summary="check settlement")
-        run.observed_broker_time(view.clock.now)
+        view = await run.inspect("check settlement")
         state.last_cash, state.last_withdrawable = view.cash, view.cash_withdrawable
         if not view.is_flat:
             return ClosurePhase.LIQUIDATION

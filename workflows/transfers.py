@@ -8,7 +8,7 @@ operator's retry). The customer is only ever told what the broker's transfer lis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -22,7 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from closure.progress import ClosureState, TransferRecord
     from runtime import metrics
 
-from workflows.run import ClosureHalted, ClosureRun
+from workflows.halts import ClosureHalted
+from workflows.run import ClosureRun
 
 # Behaviour changes, each behind `workflow.patched()` so closures started before them replay unchanged.
 QUARANTINE = "ambiguous-create-quarantine"
@@ -30,6 +31,8 @@ RETURNS_WATCH = "returns-watch"
 LANDING_ESTIMATE = "transfer-landing-estimate"
 UNOWNED_SINCE_START = "unowned-since-start"
 PREDICTED_WAITS = "predicted-waits"
+LANDING_WAITS = "landing-waits"
+_LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agree to the millisecond
 
 
 async def follow_transfers(run: ClosureRun) -> ClosurePhase:
@@ -38,29 +41,46 @@ async def follow_transfers(run: ClosureRun) -> ClosurePhase:
         return await _follow_in_flight(run)
     state, policy = run.state, run.policy
     while True:
-        review = await review_transfers(run)
+        broker_now = await look_at_transfers(run)
         in_flight = sum(t.in_flight for t in state.outgoing)
         if in_flight:
             if workflow.patched(LANDING_ESTIMATE):
-                _expect_landing(run, review.broker_now)
+                _expect_landing(run, broker_now)
             run.enter(ClosurePhase.TRANSFER_COMPLETION, f"Waiting for {in_flight} transfer(s) to complete")
             poll = (
-                policy.status_poll_interval
+                in_flight_poll(run, broker_now)
                 if workflow.patched(PREDICTED_WAITS)
                 else policy.transfer_poll_interval
             )
             await run.pause(poll, "transfer status poll")
             continue
         watch_end = returns_watch_end(state, policy.returns_watch)
-        if watch_end is None or review.broker_now >= watch_end:
+        if watch_end is None or broker_now >= watch_end:
             return ClosurePhase.FINAL_CLOSURE
         run.enter(
             ClosurePhase.TRANSFER_COMPLETION,
             f"Watching the completed transfers for a bank return until "
             f"{watch_end.astimezone(NEW_YORK):%a %b %-d %H:%M} New York time",
         )
-        wait = min(policy.broker_to_workflow(watch_end - review.broker_now), policy.returns_poll_interval)
+        wait = min(policy.broker_to_workflow(watch_end - broker_now), policy.returns_poll_interval)
         await run.pause(wait, "returns watch")
+
+
+def in_flight_poll(run: ClosureRun, broker_now: datetime | None) -> timedelta:
+    """How long to wait before reading an in-flight transfer again.
+
+    An ACH is expected at the bank by a moment the banking calendar fixes; before it the closure has nothing
+    to act on (a completion changes nothing until then, and a failure only stops the closure for an operator),
+    so it sleeps until that moment and then polls at the status poll. The event listener wakes it at once
+    for either.
+    """
+    policy = run.policy
+    flying = [t.initiated_at for t in run.state.outgoing if t.in_flight]
+    if flying and broker_now is not None and workflow.patched(LANDING_WAITS):
+        lands = ach_lands_by(max(flying))
+        if lands > broker_now:
+            return policy.broker_to_workflow(lands - broker_now) + _LOOK_AFTER
+    return policy.status_poll_interval
 
 
 def _expect_landing(run: ClosureRun, broker_now: datetime) -> None:
@@ -81,6 +101,15 @@ def returns_watch_end(state: ClosureState, bank_days: int) -> datetime | None:
     return max(bank_days_after(at, bank_days) for at in completed)
 
 
+async def look_at_transfers(run: ClosureRun) -> datetime:
+    """The broker's time after the closure's statuses are up to date: read now, unless the list was read
+    since the last wait and the last broker write (the plan that found nothing left to send, say)."""
+    broker_now = run.broker_now()
+    if broker_now is not None and run.transfers_seen():
+        return broker_now
+    return (await review_transfers(run)).broker_now
+
+
 async def review_transfers(run: ClosureRun) -> TransferReview:
     """One read of the broker's list: our statuses recorded, unowned transfers counted, failures halting."""
     state = run.state
@@ -96,6 +125,7 @@ async def review_transfers(run: ClosureRun) -> TransferReview:
     run.observed_broker_time(review.broker_now)
     note_unowned(run, review.unknown)
     apply_statuses(run, review.tracked)
+    run.saw_transfers()
     return review
 
 

@@ -12,6 +12,7 @@ owns is counted in what left the account and alerted. Completed transfers are fo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 
@@ -38,8 +39,15 @@ with workflow.unsafe.imports_passed_through():
     from runtime import metrics
 
 from workflows import notify
-from workflows.run import ClosureHalted, ClosureRun
-from workflows.transfers import PREDICTED_WAITS, QUARANTINE, apply_statuses, note_unowned
+from workflows.halts import ClosureHalted
+from workflows.run import COMBINED_READS, ClosureRun
+from workflows.transfers import (
+    PREDICTED_WAITS,
+    QUARANTINE,
+    apply_statuses,
+    in_flight_poll,
+    note_unowned,
+)
 
 _NEVER = timedelta(days=3650)
 
@@ -62,6 +70,7 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
         run.observed_broker_time(plan.broker_now)
         note_unowned(run, plan.unknown)
         apply_statuses(run, plan.tracked)
+        run.saw_transfers()
         state.last_cash, state.last_withdrawable = plan.cash, plan.cash_withdrawable
         if plan.cash_withdrawable == 0:
             return ClosurePhase.SETTLEMENT if plan.cash > 0 else ClosurePhase.TRANSFER_COMPLETION
@@ -77,23 +86,15 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
             outgoing_before=plan.outgoing_before,
         )
         await _create(run, state.pending_chunk)
+        if plan.amount < plan.cash_withdrawable and workflow.patched(COMBINED_READS):
+            # More is left, and the spacing just began: nothing at the broker can let a chunk go sooner.
+            await _spacing_wait(run, plan.cash_withdrawable - plan.amount)
 
 
 async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     """Wait (polling our transfers) while the spacing or the broker's window forbids a chunk."""
-    state, policy = run.state, run.policy
-    now = workflow.now()
-    next_chunk_at = state.next_chunk_at(policy.transfer_spacing)
-    if next_chunk_at is not None and now < next_chunk_at:
-        wait = min(next_chunk_at - now, _status_poll(run))
-        next_amount = format_usd(min(plan.cash_withdrawable, policy.daily_transfer_limit))
-        state.next_action_at = next_chunk_at
-        run.enter(
-            ClosurePhase.WITHDRAWAL_24HR_WAIT,
-            f"{format_usd(plan.cash_withdrawable)} left; the next transfer of {next_amount} goes when the "
-            f"daily limit allows",
-        )
-        await run.pause(wait, "24 h transfer spacing")
+    policy = run.policy
+    if await _spacing_wait(run, plan.cash_withdrawable):
         return True
     if plan.amount == 0:
         frees = plan.window_frees_at or plan.broker_now + timedelta(hours=1)
@@ -107,13 +108,31 @@ async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
     return False
 
 
+async def _spacing_wait(run: ClosureRun, left: Decimal) -> bool:
+    """Wait while the spacing since our last chunk forbids the next one; False when it does not."""
+    state, policy = run.state, run.policy
+    now = workflow.now()
+    next_chunk_at = state.next_chunk_at(policy.transfer_spacing)
+    if next_chunk_at is None or now >= next_chunk_at:
+        return False
+    wait = min(next_chunk_at - now, _status_poll(run))
+    next_amount = format_usd(min(left, policy.daily_transfer_limit))
+    state.next_action_at = next_chunk_at
+    run.enter(
+        ClosurePhase.WITHDRAWAL_24HR_WAIT,
+        f"{format_usd(left)} left; the next transfer of {next_amount} goes when the daily limit allows",
+    )
+    await run.pause(wait, "24 h transfer spacing")
+    return True
+
+
 def _status_poll(run: ClosureRun) -> timedelta:
     """How soon a wait with a known end looks at the broker anyway: only while one of our transfers is in
     flight (its completion or a return is the broker's to time), at the status poll; else never before."""
     if not workflow.patched(PREDICTED_WAITS):
         return run.policy.transfer_poll_interval
     if any(t.in_flight for t in run.state.outgoing):
-        return run.policy.status_poll_interval
+        return in_flight_poll(run, run.broker_now())
     return _NEVER
 
 
