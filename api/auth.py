@@ -8,6 +8,8 @@ service keys are JWTs too) and tokens living longer than any Supabase issues. Th
 from __future__ import annotations
 
 import hmac
+import time
+from collections import OrderedDict
 
 import jwt
 from jwt import PyJWKClient
@@ -34,9 +36,15 @@ class TokenVerifier:
         self._jwks = (
             PyJWKClient(settings.supabase_jwks_url, cache_keys=True) if settings.supabase_jwks_url else None
         )
+        self._verified = VerifiedTokens()
 
     def user_id(self, token: str) -> str:
         return str(self._claims(token)["sub"])
+
+    def known_user(self, token: str) -> str | None:
+        """The user of a token verified before and not expired since, without verifying it again: a page
+        following a closure sends the same token every few seconds for its whole hour."""
+        return self._verified.get(token)
 
     def operator(self, token: str) -> Actor:
         """An operator signed in to the same Supabase project, with a role in `app_metadata` (which only the
@@ -82,6 +90,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the access token is not valid: {exc}") from exc
         self._check_claims(claims)
+        self._verified.add(token, str(claims["sub"]), _seconds(claims["exp"]))
         return claims
 
     def _check_claims(self, claims: dict[str, object]) -> None:
@@ -92,6 +101,30 @@ class TokenVerifier:
             raise unauthorized(
                 f"the access token lives {lifetime / 3600:.0f} h, longer than any Supabase issues"
             )
+
+
+class VerifiedTokens:
+    """User tokens that passed every check, each until its own expiry; the oldest go first when full."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._users: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def add(self, token: str, user: str, expires: float) -> None:
+        self._users[token] = (user, expires)
+        self._users.move_to_end(token)
+        while len(self._users) > self._size:
+            self._users.popitem(last=False)
+
+    def get(self, token: str) -> str | None:
+        found = self._users.get(token)
+        if found is None:
+            return None
+        user, expires = found
+        if time.time() >= expires:
+            del self._users[token]
+            return None
+        return user
 
 
 def _seconds(claim: object) -> float:

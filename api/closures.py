@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -34,6 +35,8 @@ from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import start_closure
 
 T = TypeVar("T")
+OWNER_TTL = 60.0  # seconds
+OWNERS_KEPT = 10_000
 log = logging.getLogger("account_closure.api")
 
 
@@ -58,6 +61,7 @@ class ClosureDesk:
         self._mirror = mirror
         self.broker = broker
         self._throttle = throttle
+        self._owners: dict[tuple[str, str], float] = {}  # (user, account) -> when its ownership was read
 
     async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -70,6 +74,18 @@ class ClosureDesk:
         if record is None or record.user_id != user_id:
             raise not_found(account_id)
         return record
+
+    async def owns(self, user_id: str, account_id: str) -> None:
+        """`owned` for the read routes: an owner seen within `OWNER_TTL` is not looked up again (a page
+        following a closure asks every few seconds, and the owner of an account does not change)."""
+        key = (user_id, account_id)
+        seen = self._owners.get(key)
+        if seen is not None and time.monotonic() - seen < OWNER_TTL:
+            return
+        await self.owned(user_id, account_id)
+        if len(self._owners) >= OWNERS_KEPT:
+            self._owners.clear()
+        self._owners[key] = time.monotonic()
 
     async def records_of(self, user_id: str) -> list[UserRecord]:
         return await self._blocking(self.records.by_user, user_id)

@@ -25,29 +25,29 @@ bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_desk(request: Request) -> ClosureDesk:
+async def get_desk(request: Request) -> ClosureDesk:
     desk: ClosureDesk = request.app.state.desk
     return desk
 
 
-def get_redis(request: Request) -> aioredis.Redis | None:
+async def get_redis(request: Request) -> aioredis.Redis | None:
     """The app's one asyncio Redis client (None without REDIS_URL)."""
     client: aioredis.Redis | None = request.app.state.redis
     return client
 
 
-def get_feed(request: Request) -> ProgressFeed | None:
+async def get_feed(request: Request) -> ProgressFeed | None:
     """The app's one progress subscription, shared by every stream (None without REDIS_URL)."""
     feed: ProgressFeed | None = request.app.state.feed
     return feed
 
 
-def get_verifier(request: Request) -> TokenVerifier:
+async def get_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
 
@@ -58,7 +58,7 @@ RedisDep = Annotated[aioredis.Redis | None, Depends(get_redis)]
 FeedDep = Annotated[ProgressFeed | None, Depends(get_feed)]
 
 
-def get_throttle(request: Request) -> Throttle:
+async def get_throttle(request: Request) -> Throttle:
     throttle: Throttle = request.app.state.throttle
     return throttle
 
@@ -77,7 +77,10 @@ async def current_user(
 ) -> str:
     if credentials is None:
         raise unauthorized("an access token is required")
-    user = await run_in_threadpool(verifier.user_id, credentials.credentials)  # a JWKS fetch blocks
+    token = credentials.credentials
+    user = verifier.known_user(token)
+    if user is None:
+        user = await run_in_threadpool(verifier.user_id, token)  # a JWKS fetch blocks
     await throttle.admit(throttle.user, f"user:{user}")
     return user
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.broker import BrokerActivities
@@ -39,6 +39,7 @@ T = TypeVar("T")
 COMBINED_READS = "combined-reads"
 CONTINUE_AS_NEW_BY_LENGTH = "continue-as-new-by-length"
 MIRROR_COALESCED = "mirror-coalesced"  # one local-activity write of the newest state at a time
+_MIRROR_ATTEMPT = timedelta(seconds=5)
 
 
 class ClosureRun:
@@ -70,7 +71,6 @@ class ClosureRun:
         attempt_timeout: timedelta = timedelta(seconds=60),
         task_queue: str | None = None,
         attempts: int | None = None,
-        local: bool = False,
     ) -> T:
         """One broker activity: retried with backoff within the policy's budget, then ops is called.
 
@@ -78,21 +78,19 @@ class ClosureRun:
         budget as a transient `BrokerUnavailable` that the closure retries on its own later.
         """
         budget = budget or self.policy.broker_retry_budget
-        options: dict[str, Any] = {
-            "start_to_close_timeout": attempt_timeout,
-            "schedule_to_close_timeout": budget,
-            "retry_policy": RetryPolicy(
+        call: Awaitable[T] = workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=attempt_timeout,
+            schedule_to_close_timeout=budget,
+            retry_policy=RetryPolicy(
                 initial_interval=retry_initial,
                 backoff_coefficient=2.0,
                 maximum_interval=max(self.policy.broker_retry_max_interval, retry_initial),
                 maximum_attempts=attempts or 0,
             ),
-            "summary": summary,
-        }
-        call: Awaitable[T] = (
-            workflow.execute_local_activity_method(activity, arg, **options)
-            if local
-            else workflow.execute_activity_method(activity, arg, task_queue=task_queue, **options)
+            summary=summary,
+            task_queue=task_queue,
         )
         try:
             return await call
@@ -122,9 +120,7 @@ class ClosureRun:
             attempts=attempts,
         )
 
-    async def side_effect(
-        self, activity: Callable[..., T], arg: Any, *, summary: str, local: bool = False
-    ) -> T | None:
+    async def side_effect(self, activity: Callable[..., T], arg: Any, *, summary: str) -> T | None:
         """An email, a record flag, a mirror write: retried within its budget; a failure is an alert, not a halt."""
         try:
             return await self.call(
@@ -133,7 +129,6 @@ class ClosureRun:
                 summary=summary,
                 budget=self.policy.notification_retry_budget,
                 attempt_timeout=timedelta(seconds=20),
-                local=local,
             )
         except ClosureHalted as halted:
             self.alert(
@@ -263,16 +258,27 @@ class ClosureRun:
     async def _mirror(self) -> None:
         """One write at a time, of the newest state: changes made during a write go out in the next one.
 
-        A local activity: a mirror write is a few milliseconds and may repeat (the sequence orders them), so
-        it needs no task queue round trip, and it adds one history event instead of six.
+        Each write is first a local activity, tried once: a mirror write takes milliseconds, needs no task
+        queue round trip and adds one history event instead of six. A local activity holds the workflow task
+        while it runs, so a failed one is not retried there: that write goes again as an ordinary activity,
+        retried beside the closure within the notification budget and reported to ops if it never lands.
         """
         try:
             while self._mirror_behind:
                 self._mirror_behind = False
                 write = MirrorWrite(progress=self.progress())
-                await self.side_effect(
-                    MirrorActivities.publish, write, summary="mirror progress to Redis", local=True
-                )
+                try:
+                    await workflow.execute_local_activity_method(
+                        MirrorActivities.publish,
+                        write,
+                        start_to_close_timeout=_MIRROR_ATTEMPT,
+                        retry_policy=RetryPolicy(maximum_attempts=1),
+                        summary="mirror progress to Redis",
+                    )
+                except FailureError:  # a local activity's failure may arrive unwrapped, not as ActivityError
+                    await self.side_effect(
+                        MirrorActivities.publish, write, summary="mirror progress to Redis"
+                    )
         finally:
             self._mirroring = False
 

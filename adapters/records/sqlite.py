@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,27 +58,33 @@ BEGIN SELECT RAISE(ABORT, '{AUDIT_TABLE} is append-only'); END;
 
 
 class SqliteRecords:
-    """Both UserRecords and EmailLedger. A connection per call: safe from any activity thread."""
+    """Both UserRecords and EmailLedger. A connection per thread: safe from any activity thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise UserRecordsUnavailable(f"cannot open {self.path}: {exc}") from exc
-        db.row_factory = sqlite3.Row
+        """This thread's connection, opened on its first call and kept: opening one costs more than a read.
+        A connection that failed is closed and the next call opens another."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise UserRecordsUnavailable(f"cannot open {self.path}: {exc}") from exc
+            db.row_factory = sqlite3.Row
+            self._local.db = db
         try:
             yield db
         except sqlite3.OperationalError as exc:
-            raise UserRecordsUnavailable(f"{self.path}: {exc}") from exc
-        finally:
+            self._local.db = None
             db.close()
+            raise UserRecordsUnavailable(f"{self.path}: {exc}") from exc
 
     @staticmethod
     def _record(row: sqlite3.Row) -> UserRecord:

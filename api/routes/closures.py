@@ -54,7 +54,7 @@ async def initiate(user: CurrentUser, desk: DeskDep, account_id: str = AccountId
 
 @router.get("/progress/{account_id}", response_model=ProgressPublic, responses=REFUSALS)
 async def progress(user: CurrentUser, desk: DeskDep, account_id: str = AccountId) -> ProgressPublic:
-    await desk.owned(user, account_id)
+    await desk.owns(user, account_id)
     found = await desk.progress(account_id)
     if found is None:
         raise not_found(account_id)
@@ -70,7 +70,7 @@ async def progress_stream(
     user: CurrentUser, desk: DeskDep, feed: FeedDep, account_id: str = AccountId
 ) -> StreamingResponse:
     """Server-Sent Events: the progress now, then every change, until the closure ends."""
-    await desk.owned(user, account_id)
+    await desk.owns(user, account_id)
     first = await desk.progress(account_id)
     if first is None:
         raise not_found(account_id)

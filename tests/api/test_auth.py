@@ -193,6 +193,15 @@ def test_another_users_account_is_404_not_403(api: httpx.Client, route: tuple[st
     ), "the answer must not tell whether the account exists"
 
 
+def test_an_owner_just_seen_opens_the_account_to_that_owner_only(api: httpx.Client) -> None:
+    route = f"/api/account-closure/progress/{ALICE_ACCOUNT}"
+    alice = {"Authorization": f"Bearer {_token(ALICE)}"}
+    assert api.get(route, headers=alice).status_code == 503  # past ownership, to the absent Temporal
+    assert api.get(route, headers=alice).status_code == 503  # ownership remembered
+    bob = api.get(route, headers={"Authorization": f"Bearer {_token(BOB)}"})
+    assert bob.status_code == 404, bob.text
+
+
 def test_a_user_sees_only_their_own_data(api: httpx.Client) -> None:
     response = api.get("/api/account-closure/data", headers={"Authorization": f"Bearer {_token(BOB)}"})
     assert response.json() == {"user_id": BOB, "accounts": []}
