@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events
+.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
+	bench-api
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,15 @@ bench-chaos: $(STAMP)
 ## Broker event to closure action, with the event listener, without it and across its restart (docs/performance.md).
 bench-events: $(STAMP)
 	$(PY) -m bench.event_latency --closures 4 --write docs/performance.md
+
+## One closure's broker calls, history and time over the broker's timeline, beside the legacy design's.
+bench-cost: $(STAMP)
+	$(PY) -m bench.closure_cost --write docs/performance.md
+
+## The progress endpoint under wrk, beside a no-op route of the same app (needs wrk and Redis).
+bench-api: $(STAMP)
+	scripts/ensure-redis
+	$(PY) -m bench.api_progress --write docs/performance.md
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

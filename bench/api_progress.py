@@ -89,7 +89,9 @@ def _seed(settings: Settings) -> str:
         UserRecord(user_id=USER, alpaca_account_id=ACCOUNT, email="bench@example.com")
     )
     assert settings.redis_url
-    ProgressMirror.from_url(settings.redis_url, timedelta(days=1)).write(MirrorWrite(progress=_progress(datetime.now(UTC))))
+    ProgressMirror.from_url(settings.redis_url, timedelta(days=1)).write(
+        MirrorWrite(progress=_progress(datetime.now(UTC)))
+    )
     now = int(time.time())
     claims = {"sub": USER, "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 3000}
     return jwt.encode(claims, SECRET, algorithm="HS256")

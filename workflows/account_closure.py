@@ -126,6 +126,7 @@ class AccountClosureWorkflow:
 
     def _park(self, halted: ClosureHalted, resume_phase: ClosurePhase) -> None:
         run = self._run
+        run.forget_reads()  # whatever an operator does next, the closure looks at the broker afresh after it
         now = workflow.now()
         run.state.attention = Attention(
             reason=halted.reason,
@@ -167,6 +168,7 @@ class AccountClosureWorkflow:
     async def _wait_for_operator(self, auto_retry_at: datetime | None) -> None:
         """Until a retry, a cancel, or the automatic retry; rewriting the mirror now and then to keep it alive."""
         run = self._run
+        run.forget_reads()
         while self._retry is None and not run.cancel_requested:
             timeout = run.policy.mirror_refresh_interval
             if auto_retry_at is not None:

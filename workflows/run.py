@@ -54,7 +54,7 @@ class ClosureRun:
         self.cancel_requested = False
         self._broker_anchor: tuple[datetime, datetime] | None = None
         self._background: list[asyncio.Task[Any]] = []
-        self._account_seen: AccountView | None = None  # both forgotten at a wait and at a broker write
+        self._account_seen: AccountView | None = None  # both forgotten at a wait, a halt, a broker write
         self._transfers_seen = False
         self._mirror_behind = self._mirroring = False
 

@@ -87,8 +87,11 @@ async def withdraw(run: ClosureRun) -> ClosurePhase:
         )
         await _create(run, state.pending_chunk)
         if plan.amount < plan.cash_withdrawable and workflow.patched(COMBINED_READS):
-            # More is left, and the spacing just began: nothing at the broker can let a chunk go sooner.
-            await _spacing_wait(run, plan.cash_withdrawable - plan.amount)
+            # More is left, and the spacing just began: nothing at the broker can let a chunk go sooner. The
+            # broker takes a transfer out of cash when it is created, so the amounts are known without a look.
+            state.last_cash -= plan.amount
+            state.last_withdrawable = plan.cash_withdrawable - plan.amount
+            await _spacing_wait(run, state.last_withdrawable)
 
 
 async def _wait_for_window(run: ClosureRun, plan: TransferPlan) -> bool:
@@ -182,6 +185,7 @@ async def _try_create(run: ClosureRun, pending: PendingChunk) -> CreatedWithdraw
             if workflow.now() - first_failure >= policy.broker_retry_budget:
                 raise ClosureHalted(halted.error_type, halted.reason, transient=True) from halted
             wait = max(delay, halted.retry_after or delay)  # a 429 says when the budget is back
+            run.forget_reads()
             await workflow.sleep(wait, summary=f"chunk {pending.chunk}: broker did not take the create")
             delay = min(delay * 2, max(policy.broker_retry_max_interval, policy.withdrawal_retry_delay))
 

@@ -115,8 +115,9 @@ async def test_a_429_storm_is_waited_out_as_long_as_the_broker_asks_and_no_longe
         UserRecord(user_id=account.account_id, alpaca_account_id=account.account_id, email=account.email)
     )
     broker.run_clock(1.0)
-    # A budget just above one step's calls (the close makes seven): most windows end in a 429 part-way.
-    broker.configure(rate_limit_per_minute=8, rate_limit_window_seconds=2)
+    # A budget below one step's calls (the close makes seven, a look at the account five): windows end in a
+    # 429 part-way through a step.
+    broker.configure(rate_limit_per_minute=5, rate_limit_window_seconds=2)
     workers = build_workers(dev_env.client, settings, executor)
     runs = [asyncio.create_task(w.run()) for w in workers]
     try:
