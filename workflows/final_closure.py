@@ -41,9 +41,8 @@ async def close(run: ClosureRun) -> ClosurePhase:
             await run.pause(policy.transfer_poll_interval, "pending transfers before close")
             continue
         if workflow.patched(RETURNS_WATCH):
-            broker_now = await look_at_transfers(
-                run
-            )  # a return since the last look halts here, before the close
+            # A return since the last look halts here, before the close.
+            broker_now = await look_at_transfers(run)
             watch_end = returns_watch_end(state, policy.returns_watch)
             if any(t.in_flight for t in state.outgoing) or (watch_end and broker_now < watch_end):
                 return ClosurePhase.TRANSFER_COMPLETION

@@ -40,6 +40,7 @@ COMBINED_READS = "combined-reads"
 CONTINUE_AS_NEW_BY_LENGTH = "continue-as-new-by-length"
 MIRROR_COALESCED = "mirror-coalesced"  # one local-activity write of the newest state at a time
 _MIRROR_ATTEMPT = timedelta(seconds=5)
+LOOK_AFTER = timedelta(minutes=1)  # past a predicted moment: our timer and the broker's clock never agree
 
 
 class ClosureRun:
@@ -140,7 +141,7 @@ class ClosureRun:
 
     async def inspect(self, summary: str) -> AccountView:
         """The account, read now, or as read since the last wait and the last broker write."""
-        view = self.account_seen()
+        view = self._recent_account()
         if view is None:
             view = await self.broker(BrokerActivities.inspect_account, self.account_id, summary=summary)
             self.observed_broker_time(view.clock.now)
@@ -153,7 +154,7 @@ class ClosureRun:
     def forget_reads(self) -> None:
         self._account_seen, self._transfers_seen = None, False
 
-    def account_seen(self) -> AccountView | None:
+    def _recent_account(self) -> AccountView | None:
         """The account as read since the last wait and the last broker write: nothing can have moved it
         since but the customer within the same moment, and every later phase reads it again."""
         if self._account_seen is None or not workflow.patched(COMBINED_READS):

@@ -6,7 +6,7 @@ until the settlement date's expected hour and looks then, polling only once that
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 
@@ -18,10 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from closure.phases import ClosurePhase
 
 from workflows.halts import ClosureHalted
-from workflows.run import ClosureRun
+from workflows.run import LOOK_AFTER, ClosureRun
 
 SETTLEMENT_FORECAST = "settlement-forecast"  # behind workflow.patched(): older closures replay their polls
-_LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agree to the millisecond
 
 
 async def settle(run: ClosureRun) -> ClosurePhase:
@@ -79,4 +78,4 @@ async def _expected_settlement(run: ClosureRun, first_look: datetime) -> datetim
             ),
             summary="expected settlement",
         )
-    return state.settlement_expected_at + _LOOK_AFTER
+    return state.settlement_expected_at + LOOK_AFTER

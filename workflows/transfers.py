@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from runtime import metrics
 
 from workflows.halts import ClosureHalted
-from workflows.run import ClosureRun
+from workflows.run import LOOK_AFTER, ClosureRun
 
 # Behaviour changes, each behind `workflow.patched()` so closures started before them replay unchanged.
 QUARANTINE = "ambiguous-create-quarantine"
@@ -32,7 +32,6 @@ LANDING_ESTIMATE = "transfer-landing-estimate"
 UNOWNED_SINCE_START = "unowned-since-start"
 PREDICTED_WAITS = "predicted-waits"
 LANDING_WAITS = "landing-waits"
-_LOOK_AFTER = timedelta(minutes=1)  # our timer and the broker's clock never agree to the millisecond
 
 
 async def follow_transfers(run: ClosureRun) -> ClosurePhase:
@@ -79,7 +78,7 @@ def in_flight_poll(run: ClosureRun, broker_now: datetime | None) -> timedelta:
     if flying and broker_now is not None and workflow.patched(LANDING_WAITS):
         lands = ach_lands_by(max(flying))
         if lands > broker_now:
-            return policy.broker_to_workflow(lands - broker_now) + _LOOK_AFTER
+            return policy.broker_to_workflow(lands - broker_now) + LOOK_AFTER
     return policy.status_poll_interval
 
 
