@@ -14,7 +14,7 @@ from adapters.redis.progress_feed import ProgressFeed
 from api.auth import TokenVerifier, automation, unauthorized
 from api.closures import ClosureDesk
 from api.errors import ApiError
-from api.rate_limit import Throttle
+from api.rate_limit import Check, Throttle
 from closure.operators import Actor, Capability
 from ops.operations import Operations
 from runtime.settings import Settings
@@ -66,21 +66,28 @@ async def get_throttle(request: Request) -> Throttle:
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
-async def client_address(request: Request, throttle: ThrottleDep) -> None:
+def _address(request: Request, throttle: Throttle) -> Check:
     """Every route but health counts against its caller's address first, before any credential is read,
     so probing with bad tokens or other users' account ids is throttled as well."""
-    await throttle.admit(throttle.address, request.client.host if request.client else "unknown")
+    return throttle.address, request.client.host if request.client else "unknown"
 
 
 async def current_user(
-    credentials: Credentials, verifier: Annotated[TokenVerifier, Depends(get_verifier)], throttle: ThrottleDep
+    request: Request,
+    credentials: Credentials,
+    verifier: Annotated[TokenVerifier, Depends(get_verifier)],
+    throttle: ThrottleDep,
 ) -> str:
-    if credentials is None:
+    address = _address(request, throttle)
+    token = credentials.credentials if credentials is not None else None
+    user = verifier.known_user(token) if token is not None else None
+    if user is not None:  # a token verified before: both limits in one round trip
+        await throttle.admit_all(address, (throttle.user, f"user:{user}"))
+        return user
+    await throttle.admit_all(address)
+    if token is None:
         raise unauthorized("an access token is required")
-    token = credentials.credentials
-    user = verifier.known_user(token)
-    if user is None:
-        user = await run_in_threadpool(verifier.user_id, token)  # a JWKS fetch blocks
+    user = await run_in_threadpool(verifier.user_id, token)  # a JWKS fetch blocks
     await throttle.admit(throttle.user, f"user:{user}")
     return user
 
@@ -89,18 +96,22 @@ def operator_with(capability: Capability) -> Callable[..., Awaitable[Actor]]:
     """The acting operator, refused unless their role grants `capability` (closure.operators.GRANTS)."""
 
     async def acting(
+        request: Request,
         credentials: Credentials,
         settings: SettingsDep,
         verifier: Annotated[TokenVerifier, Depends(get_verifier)],
         throttle: ThrottleDep,
     ) -> Actor:
-        if credentials is None:
-            raise unauthorized("an operator credential is required")
-        token = credentials.credentials
-        actor = automation(settings.api, token)
-        if actor is None:
-            actor = await run_in_threadpool(verifier.operator, token)
-        await throttle.admit(throttle.user, f"operator:{actor.name}")
+        address = _address(request, throttle)
+        actor = automation(settings.api, credentials.credentials) if credentials is not None else None
+        if actor is not None:  # a constant-time comparison, not a verification: both limits at once
+            await throttle.admit_all(address, (throttle.user, f"operator:{actor.name}"))
+        else:
+            await throttle.admit_all(address)
+            if credentials is None:
+                raise unauthorized("an operator credential is required")
+            actor = await run_in_threadpool(verifier.operator, credentials.credentials)
+            await throttle.admit(throttle.user, f"operator:{actor.name}")
         if not actor.may(capability):
             raise ApiError(403, "RoleNotAllowed", f"the {actor.role.value} role may not {capability.value}")
         return actor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,6 +60,12 @@ def shared_redis(settings: Settings) -> aioredis.Redis | None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.freeze_heap:
+        # Everything alive once the app is up lives as long as the process. Left to the collector, each
+        # full collection walks all of it again: those pauses were the progress route's p99 under load
+        # (111 ms against a 32 ms median). Frozen, the collector walks only what requests allocate.
+        gc.collect()
+        gc.freeze()
     yield
     feed: ProgressFeed | None = app.state.feed
     if feed is not None:
@@ -68,7 +75,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await client.aclose()
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, temporal: Client | None = None, *, freeze_heap: bool = False
+) -> FastAPI:
+    """The API; `freeze_heap` for a server process (see `_lifespan`), not for an app made per test."""
     settings = settings or Settings()
     app = FastAPI(
         lifespan=_lifespan,
@@ -81,6 +91,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.redis = redis_client
     app.state.feed = ProgressFeed(redis_client) if redis_client else None
     app.state.settings = settings
+    app.state.freeze_heap = freeze_heap
     throttle = Throttle.of(settings.api, redis_client)
     app.state.throttle = throttle
     app.state.verifier = TokenVerifier(settings.api, issuer=settings.jwt_issuer())
@@ -111,10 +122,20 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     return app
 
 
+def served_app() -> FastAPI:
+    """The app as a server process runs it (`uvicorn --factory api.main:served_app`)."""
+    return create_app(freeze_heap=True)
+
+
 def run() -> None:
     settings = Settings()
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_config=None)
+    uvicorn.run(
+        create_app(settings, freeze_heap=True),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ SECRET = "bench-jwt-secret-with-enough-length-for-hs256"
 
 def bench_app() -> FastAPI:
     """The API as `make dev` serves it, and a route that does nothing for the baseline."""
-    app = create_app(Settings())
+    app = create_app(Settings(), freeze_heap=True)
 
     @app.get("/bench/noop")
     async def noop() -> dict[str, str]:
@@ -108,7 +108,10 @@ class RouteFigures:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if found is None:
+        raise RuntimeError(f"wrk printed a latency this cannot read: {text!r}")
+    value, unit = found.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -133,8 +136,8 @@ def _drive(url: str, route: str, token: str, pid: int, args: argparse.Namespace)
         route=route,
         requests=requests,
         per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
         cpu_ms_per_request=1000 * cpu / requests,
     )
 

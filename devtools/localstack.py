@@ -134,7 +134,7 @@ class LocalStack:
         return url
 
     def api(self, port: int, env: dict[str, str]) -> str:
-        args = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1"]
+        args = [sys.executable, "-m", "uvicorn", "--factory", "api.main:served_app", "--host", "127.0.0.1"]
         process, log = self._spawn("api", [*args, "--port", str(port), "--log-level", "warning"], env)
         _wait_for_port(port, process, "the API", log, timeout=30)
         return f"http://127.0.0.1:{port}"

@@ -8,12 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import redis
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Path, status
 from fastapi.responses import StreamingResponse
 
 from adapters.redis.progress_feed import ProgressFeed
 from api.closures import ClosureDesk
-from api.deps import CurrentUser, DeskDep, FeedDep, client_address
+from api.deps import CurrentUser, DeskDep, FeedDep
 from api.errors import Responses, not_found, problem
 from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
 
@@ -21,7 +21,6 @@ log = logging.getLogger("account_closure.api")
 router = APIRouter(
     prefix="/api/account-closure",
     tags=["account closure"],
-    dependencies=[Depends(client_address)],
     responses={
         429: problem("Too many requests"),
         400: problem("Malformed request"),

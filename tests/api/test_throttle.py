@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
 from api.main import create_app
-from api.rate_limit import RateLimit
+from api.rate_limit import RateLimit, RedisOutage, judge
 from runtime.settings import Settings
 from tests.api.test_auth import ADMIN, ALICE, ALICE_ACCOUNT, _settings, _token
 
@@ -136,3 +137,29 @@ async def test_limits_are_independent_per_subject(clock: list[float]) -> None:
     both = await asyncio.gather(limit.retry_after("10.0.0.1"), limit.retry_after("10.0.0.2"))
     assert list(both) == [None, None]
     assert await limit.retry_after("10.0.0.1") is not None
+
+
+async def test_a_requests_limits_are_judged_in_order_in_one_round_trip(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    outage = RedisOutage()
+    address = RateLimit("address", 3, timedelta(minutes=1), client, outage=outage)
+    user = RateLimit("user", 1, timedelta(minutes=1), client, outage=outage)
+    calls_before = await _script_calls(client)
+    first = await judge([(address, "10.0.0.1"), (user, "user:u")])
+    second = await judge([(address, "10.0.0.1"), (user, "user:u")])
+    calls = await _script_calls(client) - calls_before
+    third = await judge([(address, "10.0.0.1")])
+    fourth = await judge([(address, "10.0.0.1")])
+    await client.aclose()
+    assert first is None
+    assert second is not None
+    assert second[0] is user, "the user limit refuses the second request"
+    assert third is None, "the refused request still counted against the address, as one call per limit"
+    assert fourth is not None
+    assert fourth[0] is address
+    assert calls == 2, f"both limits of a request in one Redis call each time, not {calls}"
+
+
+async def _script_calls(client: aioredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
