@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
-	bench-api
+	bench-api bench-cpu bench-memory
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ bench-cost: $(STAMP)
 bench-api: $(STAMP)
 	scripts/ensure-redis
 	$(PY) -m bench.api_progress --write docs/performance.md
+
+## The worker's CPU per closure, beside a workflow repeating the closure's shape (docs/performance.md).
+bench-cpu: $(STAMP)
+	$(PY) -m bench.worker_cpu --closures 3 --write docs/performance.md
+
+## Closures in their 24 h wait: worker memory and idle CPU, and the replay of an evicted one (CLOSURES=N).
+CLOSURES ?= 2000
+bench-memory: $(STAMP)
+	$(PY) -m bench.worker_memory --closures $(CLOSURES)
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

@@ -58,6 +58,7 @@ def _worker(
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=settings.worker.activity_threads,
+        max_cached_workflows=settings.worker.max_cached_workflows,
         max_task_queue_activities_per_second=activities_per_second,
         interceptors=[TypedErrorsInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=30),

