@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
-	bench-api bench-cpu bench-memory
+	bench-api bench-cpu bench-memory screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,10 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(PY) -m devtools.devstack run
 
-## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running).
+## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running, installs Chromium).
 test: $(STAMP) lint
 	scripts/ensure-redis
+	scripts/ensure-chromium
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -65,6 +66,12 @@ bench-cpu: $(STAMP)
 CLOSURES ?= 2000
 bench-memory: $(STAMP)
 	$(PY) -m bench.worker_memory --closures $(CLOSURES)
+
+## The web pages at desktop and phone widths, from the browser tests, into docs/screenshots/.
+screenshots: $(STAMP)
+	scripts/ensure-redis
+	scripts/ensure-chromium
+	CLOSURE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/api/test_customer_page.py tests/api/test_ops_dashboard.py
 
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)

@@ -16,7 +16,7 @@ from adapters.alpaca.broker import AlpacaBroker
 from adapters.records import CLOSED, ClosureRecords, UserRecord, pending_closure
 from adapters.redis.mirror import ProgressReader
 from api.errors import ApiError, not_found
-from api.models import ClosureStartedPublic, ProgressPublic
+from api.models import ClosurePreviewPublic, ClosureStartedPublic, ProgressPublic
 from api.rate_limit import Throttle
 from closure.broker_types import AccountView
 from closure.confirmation import workflow_id_for
@@ -28,6 +28,7 @@ from closure.errors import (
     MirrorUnavailable,
     UserRecordsUnavailable,
 )
+from closure.estimate import estimate
 from closure.operators import AuditEntry
 from closure.progress import ClosureProgress
 from runtime.settings import Settings
@@ -135,6 +136,28 @@ class ClosureDesk:
             already_started=running,
             progress_url=f"/api/account-closure/progress/{account_id}",
         )
+
+    async def preview(self, user_id: str, account_id: str) -> ClosurePreviewPublic:
+        """What closing would do now: the same preconditions and estimate the closure itself starts from."""
+        await self.owned(user_id, account_id)
+        view = await self._inspect(account_id)
+        refusal = ineligibility(view)
+        policy = self.settings.closure_policy()
+        relationship = view.approved_relationship
+        return ClosurePreviewPublic(
+            account_id=account_id,
+            eligible=refusal is None,
+            refusal=str(refusal) if refusal is not None else None,
+            cash=view.cash,
+            positions=len(view.positions),
+            open_orders=view.open_orders,
+            bank_last4=relationship.account_last4 if relationship else None,
+            daily_limit=policy.daily_transfer_limit,
+            estimate=estimate(view, policy, view.clock.now.date()) if refusal is None else None,
+        )
+
+    async def broker_state(self, account_id: str) -> AccountView:
+        return await self._inspect(account_id)
 
     async def _is_running(self, account_id: str) -> bool:
         handle = await self.handle(account_id)

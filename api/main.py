@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
@@ -25,7 +26,7 @@ from api.closures import ClosureDesk
 from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
 from api.rate_limit import Throttle
 from api.request_limits import RequestLimits
-from api.routes import admin, closures, health
+from api.routes import admin, closures, health, overview, pages
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.temporal import connect
@@ -117,8 +118,9 @@ def create_app(
         max_body_bytes=settings.api.max_body_bytes,
         max_header_bytes=settings.api.max_header_bytes,
     )
-    for module in (closures, admin, health):
+    for module in (closures, overview, admin, health, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
 
 

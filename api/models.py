@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from closure.broker_types import AccountView
+from closure.customer_view import CustomerStatus
+from closure.email_facts import ClosureEstimate
+from closure.money import Money
 from closure.operators import AuditEntry
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
@@ -23,6 +27,46 @@ class ClosureStartedPublic(BaseModel):
 
 class ProgressPublic(ClosureProgress):
     source: Literal["mirror", "workflow"] = Field(description="Where this view came from.")
+
+
+class CustomerStatusPublic(CustomerStatus):
+    """The status page's view of a closure (closure.customer_view)."""
+
+
+class ClosurePreviewPublic(BaseModel):
+    """What closing the account would do, as the confirmation page states it before anything starts."""
+
+    account_id: str
+    eligible: bool
+    refusal: str | None = Field(description="Why the account cannot be closed now, when it cannot.")
+    cash: Money
+    positions: int
+    open_orders: int
+    bank_last4: str | None
+    daily_limit: Money
+    estimate: ClosureEstimate | None
+
+
+class WaitingClosure(BaseModel):
+    account_id: str
+    confirmation_number: str
+    reason: str
+    error_type: str
+    since: AwareDatetime
+    waited_seconds: float
+    auto_retry_at: AwareDatetime | None
+
+
+class ClosureOverview(BaseModel):
+    """The dashboard's first screen: how many closures are in each phase, and who waits for an operator."""
+
+    counts: dict[str, int] = Field(description="Running closures per phase; finished ones per end.")
+    needs_attention: list[WaitingClosure] = Field(description="Longest waiting first.")
+
+
+class BrokerStatePublic(BaseModel):
+    account_id: str
+    view: AccountView
 
 
 class ClosureDataPublic(BaseModel):

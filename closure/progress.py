@@ -190,6 +190,9 @@ class ClosureProgress(BaseModel):
     cancel_reason: str | None = None
     sequence: int = Field(default=0, description="Monotonic per closure; the mirror keeps the newest.")
     ach_relationship_id: str | None = None
+    bank_last4: str | None = Field(
+        default=None, description="The last four digits of the customer's bank account."
+    )
     daily_transfer_limit: Money = Decimal("50000.00")
     mirrored_at: AwareDatetime | None = Field(
         default=None, description="Set by the Redis mirror when it stored this."
@@ -229,6 +232,7 @@ class ClosureProgress(BaseModel):
             cancel_reason=state.cancel_reason,
             sequence=state.mirror_sequence,
             ach_relationship_id=state.relationship.id if state.relationship else None,
+            bank_last4=state.relationship.account_last4 if state.relationship else None,
             daily_transfer_limit=policy.daily_transfer_limit,
         )
 

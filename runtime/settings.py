@@ -156,6 +156,13 @@ class ApiSettings(BaseModel):
             "request goes on without Redis: progress from the workflow, the rate limit in this process."
         ),
     )
+    sign_in_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the web pages send someone who is not signed in (the app's Supabase sign-in, which comes "
+            "back with #access_token=…); unset, the pages say to sign in to the app."
+        ),
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     codec_port: int = Field(default=8081, description="Where account-closure-codec listens (on host).")

@@ -84,7 +84,7 @@ class ProgressFeed:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pubsub.aclose()
 
 
 def _offer(queue: asyncio.Queue[bytes], data: bytes) -> None:

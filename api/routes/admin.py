@@ -11,7 +11,14 @@ from temporalio.service import RPCError
 from api.closures import temporal_unavailable
 from api.deps import DeskDep, OperationsDep, Operator, Viewer
 from api.errors import ApiError, Responses, problem
-from api.models import AuditTrailPublic, ClosureList, OperatorOutcome, OperatorRequest, ProgressPublic
+from api.models import (
+    AuditTrailPublic,
+    BrokerStatePublic,
+    ClosureList,
+    OperatorOutcome,
+    OperatorRequest,
+    ProgressPublic,
+)
 from closure.operators import AUTOMATION, Actor
 from closure.phases import ClosurePhase
 from ops.actions import Action, ClosureNotFound, ClosureUnreachable, OperationRefused
@@ -109,6 +116,16 @@ async def cancel(
 ) -> OperatorOutcome:
     reason = request.reason or "cancelled by an operator"
     return await _carry_out(ops.cancel(account_id, _on_behalf(actor, request), reason, request.dry_run))
+
+
+@router.get(
+    "/{account_id}/broker",
+    response_model=BrokerStatePublic,
+    responses={**REFUSALS, 422: problem("The broker does not know the account"), 503: problem("Broker down")},
+)
+async def broker_state(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> BrokerStatePublic:
+    """The account as the broker has it now: status, cash, what is withdrawable, positions, the bank."""
+    return BrokerStatePublic(account_id=account_id, view=await desk.broker_state(account_id))
 
 
 @router.get(

@@ -5,17 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 import redis
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import StreamingResponse
 
 from adapters.redis.progress_feed import ProgressFeed
 from api.closures import ClosureDesk
 from api.deps import CurrentUser, DeskDep, FeedDep
 from api.errors import Responses, not_found, problem
-from api.models import AccountClosurePublic, ClosureDataPublic, ClosureStartedPublic, ProgressPublic
+from api.models import (
+    AccountClosurePublic,
+    ClosureDataPublic,
+    ClosurePreviewPublic,
+    ClosureStartedPublic,
+    CustomerStatusPublic,
+    ProgressPublic,
+)
+from closure.customer_view import customer_status
 
 log = logging.getLogger("account_closure.api")
 router = APIRouter(
@@ -60,13 +70,46 @@ async def progress(user: CurrentUser, desk: DeskDep, account_id: str = AccountId
     return found
 
 
+@router.get("/status/{account_id}", response_model=CustomerStatusPublic, responses=REFUSALS)
+async def customer_status_of(
+    user: CurrentUser, desk: DeskDep, account_id: str = AccountId
+) -> CustomerStatusPublic:
+    """The closure in the customer's words: steps, money sent, each transfer and when it should arrive."""
+    await desk.owns(user, account_id)
+    found = await desk.progress(account_id)
+    if found is None:
+        raise not_found(account_id)
+    return _customer(found)
+
+
+@router.get(
+    "/preview/{account_id}",
+    response_model=ClosurePreviewPublic,
+    responses={**REFUSALS, 503: problem("The broker is unreachable")},
+)
+async def preview(user: CurrentUser, desk: DeskDep, account_id: str = AccountId) -> ClosurePreviewPublic:
+    """What closing would do now (what is sold, what is sent where, the estimate), before anything starts."""
+    return await desk.preview(user, account_id)
+
+
+def _customer(progress: ProgressPublic) -> CustomerStatusPublic:
+    return CustomerStatusPublic(**customer_status(progress, datetime.now(UTC)).model_dump())
+
+
 @router.get(
     "/progress/{account_id}/stream",
     response_class=StreamingResponse,
     responses={**REFUSALS, 200: {"content": {"text/event-stream": {}}, "description": "Progress events"}},
 )
 async def progress_stream(
-    user: CurrentUser, desk: DeskDep, feed: FeedDep, account_id: str = AccountId
+    user: CurrentUser,
+    desk: DeskDep,
+    feed: FeedDep,
+    account_id: str = AccountId,
+    view: Annotated[
+        Literal["progress", "customer"],
+        Query(description="`customer`: each event carries the status page's view (event `status`)"),
+    ] = "progress",
 ) -> StreamingResponse:
     """Server-Sent Events: the progress now, then every change, until the closure ends."""
     await desk.owns(user, account_id)
@@ -74,7 +117,7 @@ async def progress_stream(
     if first is None:
         raise not_found(account_id)
     return StreamingResponse(
-        _events(desk, feed, account_id, first),
+        _events(desk, feed, account_id, first, _event if view == "progress" else _status_event),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -85,11 +128,15 @@ Sighting = ProgressPublic | str  # a progress seen, or a line that only keeps th
 
 
 async def _events(
-    desk: ClosureDesk, feed: ProgressFeed | None, account_id: str, first: ProgressPublic
+    desk: ClosureDesk,
+    feed: ProgressFeed | None,
+    account_id: str,
+    first: ProgressPublic,
+    event: Callable[[ProgressPublic], str],
 ) -> AsyncIterator[str]:
     """The progress now, then each newer one, until the closure ends; every change is sent once."""
     last = first.sequence
-    yield _event(first)
+    yield event(first)
     if first.phase.is_terminal:
         return
     async for seen in _sightings(desk, feed, account_id):
@@ -98,7 +145,7 @@ async def _events(
             continue
         if seen.sequence > last:
             last = seen.sequence
-            yield _event(seen)
+            yield event(seen)
         if seen.phase.is_terminal:
             return
 
@@ -148,6 +195,10 @@ async def _polled(desk: ClosureDesk, account_id: str, heartbeat: float) -> Async
 
 def _event(progress: ProgressPublic) -> str:
     return f"id: {progress.sequence}\nevent: progress\ndata: {progress.model_dump_json()}\n\n"
+
+
+def _status_event(progress: ProgressPublic) -> str:
+    return f"id: {progress.sequence}\nevent: status\ndata: {_customer(progress).model_dump_json()}\n\n"
 
 
 @router.get(

@@ -34,6 +34,13 @@ class ApiStack:
     broker: ScenarioBuilder
     records: SqliteRecords
     outbox: Path
+    processes: LocalStack | None = None
+
+    def restart_api(self) -> None:
+        """Kill the API process (every open stream drops), then start it again where it was."""
+        assert self.processes is not None
+        self.processes.kill("api")
+        self.processes.restart("api", port=int(self.url.rsplit(":", 1)[1]))
 
     def customer(self, seeded: SeededAccount, user_id: str | None = None) -> str:
         user = user_id or f"user-{seeded.account_id[:8]}"
@@ -83,5 +90,5 @@ def api_stack(
         stack.worker(environment)
         url = stack.api(free_port(), environment)
         yield ApiStack(
-            url, ScenarioBuilder(sim_url), SqliteRecords(workdir / "closure.db"), workdir / "outbox"
+            url, ScenarioBuilder(sim_url), SqliteRecords(workdir / "closure.db"), workdir / "outbox", stack
         )

@@ -109,7 +109,7 @@ def _write(sequence: int, phase: ClosurePhase) -> MirrorWrite:
 def test_an_older_write_never_overwrites_a_newer_one(redis_url: str) -> None:
     mirror = ProgressMirror.from_url(redis_url, timedelta(days=7))
     client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+    pubsub = client.pubsub()
     pubsub.subscribe("closure_progress:acct-1")
     assert mirror.write(_write(5, ClosurePhase.WITHDRAWAL)).written
     late = mirror.write(_write(4, ClosurePhase.SETTLEMENT))  # delivered after 5
