@@ -12,6 +12,7 @@ another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -31,10 +32,12 @@ from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import ActivityGroups, build_activities
 from ops.operations import Operations
 from ops.sweep import ReconciliationSweep, SweepActivities
+from runtime.command_line import service_command_line
 from runtime.logs import configure_logging
+from runtime.metrics import HISTOGRAM_BUCKETS
 from runtime.settings import Settings, settings_error
 from runtime.task_failures import TaskFailure, WorkflowTaskFailureWatch
-from runtime.temporal import connect
+from runtime.temporal import TemporalUnreachable, connect
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.alerts import task_failure_email
 
@@ -167,10 +170,31 @@ def runtime_for(settings: Settings) -> Runtime | None:
     if settings.worker.metrics_address is None:
         return None
     telemetry = TelemetryConfig(
-        metrics=PrometheusConfig(bind_address=settings.worker.metrics_address),
+        metrics=PrometheusConfig(
+            bind_address=settings.worker.metrics_address, histogram_bucket_overrides=HISTOGRAM_BUCKETS
+        ),
         global_tags={"service": "account-closure"},
     )
     return Runtime(telemetry=telemetry)
+
+
+RETRY_CAP_SECONDS = 30.0
+
+
+async def connected(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Temporal, once it answers: a worker started before it (or while it restarts) waits, saying so once
+    per attempt, instead of dying; None when told to stop first."""
+    runtime = runtime_for(settings)  # once: it binds the metrics port
+    pause, attempt = 1.0, 1
+    while not stop.is_set():
+        try:
+            return await connect(settings.temporal, runtime=runtime, tracing=settings.worker.tracing)
+        except TemporalUnreachable as exc:
+            log.warning("%s (attempt %d; trying again in %.0f s)", exc, attempt, pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause, attempt = min(pause * 2, RETRY_CAP_SECONDS), attempt + 1
+    return None
 
 
 async def main() -> None:
@@ -179,11 +203,13 @@ async def main() -> None:
         configure_logging(settings)
     if not settings.temporal.codec_keys:
         log.warning("payloads travel to Temporal in the clear: set CLOSURE_TEMPORAL__CODEC_KEYS")
-    client = await connect(settings.temporal, runtime=runtime_for(settings), tracing=settings.worker.tracing)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    client = await connected(settings, stop)
+    if client is None:
+        return
     health = (
         await serve_health(settings.worker.health_address, client) if settings.worker.health_address else None
     )
@@ -201,6 +227,10 @@ async def main() -> None:
 
 
 def run() -> None:
+    service_command_line(
+        "account-closure-worker",
+        "Run the closure workflow and its activities on the configured Temporal task queue, until SIGTERM.",
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         asyncio.run(main())

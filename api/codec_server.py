@@ -24,6 +24,7 @@ from api.errors import ApiError, api_error_handler
 from closure.operators import Actor, Capability
 from runtime.codec import EncryptionCodec
 from runtime.codec_keys import PayloadKeyError
+from runtime.command_line import service_command_line
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 
@@ -83,6 +84,10 @@ def create_codec_app(settings: Settings | None = None) -> FastAPI:
 
 
 def run() -> None:
+    service_command_line(
+        "account-closure-codec",
+        "Open sealed payloads for the Temporal UI and CLI (a codec server) on api.host:api.codec_port.",
+    )
     settings = Settings()
     configure_logging(settings)
     app = create_codec_app(settings)

@@ -27,6 +27,7 @@ from api.errors import ApiError, api_error_handler, http_error_handler, validati
 from api.rate_limit import Throttle
 from api.request_limits import RequestLimits
 from api.routes import admin, closures, health, overview, pages
+from runtime.command_line import service_command_line
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.temporal import connect
@@ -130,6 +131,9 @@ def served_app() -> FastAPI:
 
 
 def run() -> None:
+    service_command_line(
+        "account-closure-api", "Serve the HTTP API and the web pages (OpenAPI at /docs) on api.host:api.port."
+    )
     settings = Settings()
     configure_logging(settings)
     uvicorn.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, TypeAdapter
@@ -58,4 +59,8 @@ def reference() -> str:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(
+        prog="python -m devtools.config_reference",
+        description="Print every setting as Markdown (> docs/configuration.md).",
+    ).parse_args()
     print(reference(), end="")

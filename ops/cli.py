@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -35,7 +36,7 @@ from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
 from ops.sweep_schedule import SweepSchedule
 from runtime.settings import Settings, settings_error
-from runtime.temporal import connect
+from runtime.temporal import TemporalUnreachable, connect
 from workflows.client import closure_query, list_closures
 
 T = TypeVar("T")
@@ -88,6 +89,8 @@ def _run(work: Callable[[Operations], Awaitable[T]]) -> T:
         _fail(str(exc))
     except ValidationError as exc:
         _fail(f"invalid settings: {settings_error(exc)}")
+    except TemporalUnreachable as exc:
+        _fail(str(exc))
     except RuntimeError as exc:
         _fail(f"cannot reach a service: {exc}")
 
@@ -341,8 +344,11 @@ def deployment_promote(
     _show_deployment(_run(lambda ops: worker_deployment.promote(ops.client, name, build_id, operator)))
 
 
-def main() -> None:
-    app(prog_name="closure")
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--json" in args[1:]:  # an option of the whole CLI: accepted after the subcommand as well
+        args = ["--json", *(a for a in args if a != "--json")]
+    app(args=args, prog_name="closure")
 
 
 if __name__ == "__main__":

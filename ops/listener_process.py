@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -17,6 +16,7 @@ from adapters.alpaca.event_stream import StreamSource
 from closure.confirmation import workflow_id_for
 from closure.progress import WakeSignal
 from ops.listener import EventListener, Wake, WakeAll
+from runtime.command_line import service_command_line
 from runtime.logs import configure_logging
 from runtime.settings import Settings, settings_error
 from runtime.temporal import connect
@@ -85,11 +85,11 @@ async def main(settings: Settings) -> None:
 
 
 def run() -> None:
-    argparse.ArgumentParser(
-        prog="account-closure-listener",
-        description="Follow the Broker API's event streams and wake the closures they concern. "
-        "Configured by CLOSURE_* variables (docs/configuration.md), e.g. CLOSURE_LISTENER__CURSOR_FILE.",
-    ).parse_args()
+    service_command_line(
+        "account-closure-listener",
+        "Follow the Broker API's event streams and wake the closures they concern (cursor in "
+        "CLOSURE_LISTENER__CURSOR_FILE).",
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings()

@@ -38,6 +38,32 @@ def withdrawn(amount: Decimal) -> None:
     _workflow_counter("closure_withdrawn_cents", "Dollars sent by closures, in cents", int(amount * 100))
 
 
+_MINUTE_MS = 60_000
+# Phases last from minutes (a sale at the open) to weeks (a closure parked for ops): the SDK's default
+# buckets stop at 10 s, where every real value would land in +Inf.
+PHASE_DURATION_BUCKETS_MS = [
+    m * _MINUTE_MS
+    for m in (
+        1,
+        5,
+        15,
+        30,
+        60,
+        3 * 60,
+        6 * 60,
+        12 * 60,
+        24 * 60,
+        2 * 1440,
+        3 * 1440,
+        5 * 1440,
+        7 * 1440,
+        14 * 1440,
+        28 * 1440,
+    )
+]
+HISTOGRAM_BUCKETS = {"closure_phase_duration": [float(b) for b in PHASE_DURATION_BUCKETS_MS]}
+
+
 def phase_duration(phase: str, duration: timedelta) -> None:
     histogram = workflow.metric_meter().create_histogram_timedelta(
         "closure_phase_duration", "Time spent in each phase", unit="ms"

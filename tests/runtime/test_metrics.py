@@ -89,6 +89,11 @@ async def test_the_metrics_endpoint_exposes_closure_metrics(
     assert _value(metrics, "closure_phase_duration_count", phase="withdrawal_24hr_wait") == 2
     waited = _value(metrics, "closure_phase_duration_sum", phase="withdrawal_24hr_wait") / 1000 / 3600
     assert 47 < waited < 49, f"two 24 h waits, measured {waited:.1f} h"
+    # Buckets from minutes to weeks: each 24 h wait lands under 2 days, not in +Inf.
+    wait = {"phase": "withdrawal_24hr_wait"}
+    assert _value(metrics, "closure_phase_duration_bucket", le="3600000", **wait) == 0
+    assert _value(metrics, "closure_phase_duration_bucket", le="172800000", **wait) == 2
+    assert _value(metrics, "closure_phase_duration_bucket", le="2419200000", **wait) == 2
     assert _value(metrics, "temporal_workflow_completed", workflow_type="AccountClosureWorkflow") == 1
     assert (
         _value(metrics, "temporal_activity_execution_latency_count", activity_type="broker.create_withdrawal")
