@@ -85,3 +85,12 @@ def on_or_after_bank_day(day: date) -> date:
 def ach_lands_by(created: datetime, bank_days: int = 1) -> datetime:
     """When an ACH created at `created` should be at the bank: `bank_days` after the day it starts moving."""
     return datetime.combine(add_bank_days(ach_start_day(created), bank_days), ACH_DAY_ENDS, NEW_YORK)
+
+
+ARRIVAL_BANK_DAYS = 3  # ACH lands in one to three bank days; a customer is told the latest
+
+
+def expected_at_bank(sent_at: datetime) -> date:
+    """The bank day by which an ACH sent at `sent_at` should be at the customer's bank, as every email and
+    page tells it: the cut-off, weekends and the Fed's holidays counted."""
+    return ach_lands_by(sent_at, ARRIVAL_BANK_DAYS).date()

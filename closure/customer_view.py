@@ -13,12 +13,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from closure.bank_calendar import ach_lands_by
+from closure.bank_calendar import expected_at_bank
 from closure.money import ZERO, Money, format_usd
 from closure.phases import TRANSFER_FAILED, TRANSFER_SUCCESS, ClosurePhase
 from closure.progress import ClosureProgress, TransferRecord
 
-ARRIVAL_BANK_DAYS = 3  # ACH lands in one to three bank days; the customer is told the latest
 STEPS = (
     ("selling", "Selling"),
     ("settling", "Settling"),
@@ -143,11 +142,6 @@ def customer_status(progress: ClosureProgress, now: datetime) -> CustomerStatus:
         sequence=progress.sequence,
         completed_at=progress.completed_at,
     )
-
-
-def expected_at_bank(sent_at: datetime) -> date:
-    """The latest bank day an ACH sent at `sent_at` should be at the customer's bank."""
-    return ach_lands_by(sent_at, ARRIVAL_BANK_DAYS).date()
 
 
 def _effective_phase(progress: ClosureProgress) -> ClosurePhase:

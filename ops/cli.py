@@ -7,6 +7,7 @@
     closure audit ACCOUNT             (every action takes --operator NAME, default $CLOSURE_OPERATOR or login)
     closure schedule create [--every-minutes N] | describe | pause --note N | unpause | trigger
     closure deployment describe       closure deployment promote BUILD_ID
+    closure mirror rebuild            (the Redis progress mirror, rewritten from the workflows)
 
 Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS, REDIS_URL, ...).
 """
@@ -17,36 +18,26 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from closure.money import format_usd
 from closure.operators import Actor, OperatorRole
 from closure.phases import ClosurePhase
-from ops import deployment as worker_deployment
-from ops import sweep_schedule
-from ops.actions import Action, OperationRefused
+from ops.actions import Action
+from ops.cli_admin import deployment, mirror, schedule
+from ops.cli_output import console, emit, fail, run_operation, state, table_of
 from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
-from ops.sweep_schedule import SweepSchedule
-from runtime.settings import Settings, settings_error
-from runtime.temporal import TemporalUnreachable, connect
 from workflows.client import closure_query, list_closures
 
-T = TypeVar("T")
 app = typer.Typer(
     help="Operate account closures: status, list, find stuck ones, resume, retry, cancel, import legacy state.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-state: dict[str, bool] = {"json": False}
 
 Account = Annotated[str, typer.Argument(help="The Alpaca account id")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Say exactly what would be done; change nothing")]
@@ -75,59 +66,11 @@ def _options(
     state["json"] = as_json
 
 
-async def _operations(settings: Settings) -> Operations:
-    return Operations.from_settings(settings, await connect(settings.temporal))
-
-
-def _run(work: Callable[[Operations], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await work(await _operations(Settings()))
-
-    try:
-        return asyncio.run(go())
-    except OperationRefused as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        _fail(f"invalid settings: {settings_error(exc)}")
-    except TemporalUnreachable as exc:
-        _fail(str(exc))
-    except RuntimeError as exc:
-        _fail(f"cannot reach a service: {exc}")
-
-
-def _fail(message: str) -> NoReturn:
-    if state["json"]:
-        print(json.dumps({"error": message}))
-    else:
-        console.print(f"[red]refused:[/red] {message}")
-    raise typer.Exit(code=1)
-
-
-def _emit(value: BaseModel | list[Any], table: Table | None = None) -> None:
-    if state["json"]:
-        data = (
-            [v.model_dump(mode="json") for v in value]
-            if isinstance(value, list)
-            else value.model_dump(mode="json")
-        )
-        print(json.dumps(data, indent=2))
-    elif table is not None:
-        console.print(table)
-
-
-def _table(*columns: str) -> Table:
-    """Ids never wrap, so they can be copied from the terminal; free text does."""
-    table = Table()
-    for column in columns:
-        table.add_column(column, no_wrap=column in ("account", "kind", "phase", "action", "status"))
-    return table
-
-
 def _actions(actions: list[Action]) -> None:
-    table = _table("account", "action", "detail")
+    table = table_of("account", "action", "detail")
     for action in actions:
         table.add_row(action.account_id, action.action, action.detail)
-    _emit(actions, table)
+    emit(actions, table)
 
 
 @app.command()
@@ -137,7 +80,7 @@ def status(account_id: Account) -> None:
     async def work(ops: Operations) -> tuple[Any, str]:
         return await ops.progress(account_id), ops.ui_link(account_id)
 
-    progress, link = _run(work)
+    progress, link = run_operation(work)
     if state["json"]:
         print(json.dumps({**progress.model_dump(mode="json"), "temporal_ui": link}, indent=2))
         return
@@ -169,8 +112,8 @@ def list_(
 ) -> None:
     """Closures, found through Temporal's visibility (search attributes)."""
     query = closure_query(phase, True if needs_attention else None)
-    found = _run(lambda ops: list_closures(ops.client, query))
-    table = _table("account", "phase", "attention", "status", "started")
+    found = run_operation(lambda ops: list_closures(ops.client, query))
+    table = table_of("account", "phase", "attention", "status", "started")
     for c in found:
         table.add_row(
             c.account_id or "?",
@@ -179,18 +122,18 @@ def list_(
             c.status,
             str(c.started_at),
         )
-    _emit(found, table)
+    emit(found, table)
 
 
 @app.command("find-stuck")
 def find_stuck() -> None:
     """pending_closure without a workflow, closures waiting for ops, legacy state without a workflow, and
     closures whose broker state disagrees with their own."""
-    found = _run(find_stuck_closures)
-    table = _table("kind", "account", "detail")
+    found = run_operation(find_stuck_closures)
+    table = table_of("kind", "account", "detail")
     for s in found:
         table.add_row(s.kind, s.account_id, s.detail)
-    _emit(found, table)
+    emit(found, table)
 
 
 @app.command()
@@ -204,11 +147,11 @@ def resume(
 ) -> None:
     """Start a workflow that reconciles a stuck closure from broker truth."""
     if (account_id is None) == (not all_):
-        _fail("give an account id or --all")
+        fail("give an account id or --all")
     if all_:
-        _actions(_run(lambda ops: ops.resume_all(dry_run, _actor(operator))))
+        _actions(run_operation(lambda ops: ops.resume_all(dry_run, _actor(operator))))
     else:
-        _actions([_run(lambda ops: ops.resume(str(account_id), dry_run, _actor(operator)))])
+        _actions([run_operation(lambda ops: ops.resume(str(account_id), dry_run, _actor(operator)))])
 
 
 @app.command()
@@ -219,7 +162,7 @@ def retry(
     dry_run: DryRun = False,
 ) -> None:
     """Let a closure waiting in needs_attention try again."""
-    _actions([_run(lambda ops: ops.retry(account_id, _actor(operator), dry_run, note))])
+    _actions([run_operation(lambda ops: ops.retry(account_id, _actor(operator), dry_run, note))])
 
 
 @app.command()
@@ -230,7 +173,7 @@ def cancel(
     dry_run: DryRun = False,
 ) -> None:
     """Cancel a closure before any money has moved."""
-    _actions([_run(lambda ops: ops.cancel(account_id, _actor(operator), reason, dry_run))])
+    _actions([run_operation(lambda ops: ops.cancel(account_id, _actor(operator), reason, dry_run))])
 
 
 @app.command("import-legacy")
@@ -241,107 +184,24 @@ def import_legacy(
 ) -> None:
     """Turn legacy closure_state / withdrawal_state / partial_withdrawal keys into workflows, keeping
     transfers_completed so the 24 h window and the totals stay right."""
-    _actions(_run(lambda ops: ops.import_legacy(account, dry_run, _actor(operator))))
+    _actions(run_operation(lambda ops: ops.import_legacy(account, dry_run, _actor(operator))))
 
 
 @app.command()
 def audit(account_id: Account) -> None:
     """Every operator action on the closure, oldest first: who, when, what, why, and how it ended."""
-    entries = _run(lambda ops: asyncio.to_thread(ops.records.audit_of, account_id))
-    table = _table("at", "operator", "via", "action", "outcome", "reason", "detail")
+    entries = run_operation(lambda ops: asyncio.to_thread(ops.records.audit_of, account_id))
+    table = table_of("at", "operator", "via", "action", "outcome", "reason", "detail")
     for e in entries:
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.outcome.value, e.reason, e.detail
         )
-    _emit(entries, table)
+    emit(entries, table)
 
 
-schedule = typer.Typer(
-    help="The reconciliation sweep's Temporal Schedule (it replaces the legacy hourly cron).",
-    no_args_is_help=True,
-)
 app.add_typer(schedule, name="schedule")
-Note = Annotated[str, typer.Option(help="Why, for the next operator")]
-
-
-def _show(found: SweepSchedule) -> None:
-    table = _table("schedule", "every", "paused", "note", "next runs", "recent runs")
-    table.add_row(
-        found.schedule_id,
-        str(found.every),
-        "yes" if found.paused else "no",
-        found.note,
-        "\n".join(found.next_runs),
-        "\n".join(found.recent_runs),
-    )
-    _emit(found, table)
-
-
-@schedule.command("create")
-def schedule_create(
-    every_minutes: Annotated[
-        int | None, typer.Option(help="Minutes between sweeps (default: worker.sweep_every_minutes)")
-    ] = None,
-) -> None:
-    """Create the sweep's schedule, once per deployment."""
-    settings = Settings()
-    every = timedelta(minutes=every_minutes or settings.worker.sweep_every_minutes)
-    _show(_run(lambda ops: sweep_schedule.create(ops.client, settings.temporal.task_queue, every)))
-
-
-@schedule.command("describe")
-def schedule_describe() -> None:
-    """The interval, whether it is paused and why, the next and the last runs."""
-    _show(_run(lambda ops: sweep_schedule.describe(ops.client)))
-
-
-@schedule.command("pause")
-def schedule_pause(note: Note = "paused by an operator") -> None:
-    """Stop sweeping (an incident, a migration); the note says why."""
-    _show(_run(lambda ops: sweep_schedule.pause(ops.client, note)))
-
-
-@schedule.command("unpause")
-def schedule_unpause(note: Note = "unpaused by an operator") -> None:
-    """Sweep again on the schedule."""
-    _show(_run(lambda ops: sweep_schedule.unpause(ops.client, note)))
-
-
-@schedule.command("trigger")
-def schedule_trigger() -> None:
-    """Sweep now, beside the schedule (after a fix, to see the findings clear)."""
-    _show(_run(lambda ops: sweep_schedule.trigger(ops.client)))
-
-
-deployment = typer.Typer(
-    help="The worker's Temporal Worker Deployment: which build runs closures (docs/deployment.md).",
-    no_args_is_help=True,
-)
 app.add_typer(deployment, name="deployment")
-
-
-def _show_deployment(found: worker_deployment.WorkerDeployment) -> None:
-    table = _table("build", "status", "current")
-    for build in found.builds:
-        table.add_row(build.build_id, build.status, "yes" if build.current else "")
-    _emit(found, table)
-
-
-@deployment.command("describe")
-def deployment_describe() -> None:
-    """The builds whose workers have polled, and the current one."""
-    name = Settings().worker.deployment_name
-    _show_deployment(_run(lambda ops: worker_deployment.describe(ops.client, name)))
-
-
-@deployment.command("promote")
-def deployment_promote(
-    build_id: Annotated[str, typer.Argument(help="The build whose workers now take every closure")],
-    operator: Annotated[str, typer.Option(help="Who promotes it, for the deployment's record")] = "ops-cli",
-) -> None:
-    """Make a build current once its workers run; running closures move to it at their next step."""
-    name = Settings().worker.deployment_name
-    _show_deployment(_run(lambda ops: worker_deployment.promote(ops.client, name, build_id, operator)))
+app.add_typer(mirror, name="mirror")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pydantic import BaseModel
 from temporalio.client import Client
 
 from adapters.redis.mirror import MirrorWrite, ProgressMirror
@@ -12,8 +11,7 @@ from workflows.account_closure import AccountClosureWorkflow
 from workflows.client import ALL_CLOSURES
 
 
-@dataclass(frozen=True)
-class RebuildReport:
+class RebuildReport(BaseModel):
     written: list[str]
     skipped: list[str]
 
@@ -26,4 +24,4 @@ async def rebuild_mirror(client: Client, mirror: ProgressMirror, query: str = AL
         progress: ClosureProgress = await handle.query(AccountClosureWorkflow.progress)
         result = mirror.write(MirrorWrite(progress=progress))
         (written if result.written else skipped).append(progress.account_id)
-    return RebuildReport(written, skipped)
+    return RebuildReport(written=written, skipped=skipped)

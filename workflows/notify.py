@@ -11,7 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities
     from activities.user_records import AccountAt, AttentionFlag, UserRecordActivities
-    from closure.bank_calendar import add_bank_days
+    from closure.bank_calendar import expected_at_bank
     from closure.broker_types import AccountView
     from closure.email_facts import (
         CompletionFacts,
@@ -79,7 +79,7 @@ def transfer_sent(run: ClosureRun, record: TransferRecord) -> None:
         amount=record.amount,
         bank_last4=_bank_last4(run),
         initiated_at=record.initiated_at,
-        expected_by=add_bank_days(record.initiated_at.date(), 3),
+        expected_by=expected_at_bank(record.initiated_at),
         sent_so_far=run.state.amount_sent,
         remaining=max(run.state.last_withdrawable - record.amount, ZERO),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from closure.customer_view import StepState, customer_status, expected_at_bank
+from closure.bank_calendar import expected_at_bank
+from closure.customer_view import StepState, customer_status
 from closure.phases import ClosurePhase
 from closure.progress import Attention, ClosureProgress, TransferRecord
 from tests.support import ny

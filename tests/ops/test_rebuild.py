@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -48,3 +49,11 @@ async def test_a_flushed_mirror_is_rebuilt_from_the_workflows(
             k: v for k, v in json.loads(before).items() if k not in unstamped
         }
         assert client.get(closure_state_key(account.account_id)) is not None
+
+        client.flushdb()  # the same from the operator's command line
+        done = await asyncio.to_thread(
+            lab.cli, "--json", "mirror", "rebuild", "--account", account.account_id
+        )
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output) == {"written": [account.account_id], "skipped": []}
+        assert client.get(progress_key(account.account_id)) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -125,3 +126,27 @@ async def test_needs_attention_alerts_ops_by_email(
         closed = lab.records.by_account(account.account_id)
         assert closed is not None
         assert (closed.status, closed.account_closure_needs_attention) == ("closed", False)
+
+
+async def test_the_transfer_email_expects_the_money_after_the_holiday_and_the_weekend(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, ses: MotoSes
+) -> None:
+    # Sent on Wednesday 23 December 2026 after the 2 PM cut-off: the ACH starts on Thursday 24; Friday 25 is
+    # Christmas, then the weekend; three bank days on is Wednesday 30 (weekends alone would say Tuesday 29,
+    # and the UTC date of a late-evening send one day more).
+    async with closure_lab(env, sim, executor, seed_at=ny(2026, 12, 23, 13, 0), ses_endpoint=ses.url) as lab:
+        account = lab.broker.funded_account(Decimal("20000.00"))
+        lab.follow_temporal()
+        started = await lab.start(account)
+        await lab.until(started.handle, lambda p: len(p.transfers) == 1)
+        await lab.until(
+            started.handle,
+            lambda p: any("transfer:1" in s.key for s in ses.sent()),
+            step=lab.policy.liquidation_poll_interval,
+        )
+        progress = await started.handle.query(AccountClosureWorkflow.progress)
+        [sent] = [s for s in ses.sent() if s.key.endswith(":email:transfer:1")]
+
+    created = progress.transfers[0].initiated_at.astimezone(ny(2026, 1, 1, 0).tzinfo)
+    assert (created.date(), created.hour >= 14) == (date(2026, 12, 23), True), created
+    _same_facts(sent, ["Expected in your bank by", "Wednesday, December 30, 2026"])

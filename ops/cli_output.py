@@ -1,0 +1,70 @@
+"""What every `closure` command shares: running an operation, refusing in one line, tables or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from ops.actions import OperationRefused
+from ops.operations import Operations
+from runtime.settings import Settings, settings_error
+from runtime.temporal import TemporalUnreachable, connect
+
+T = TypeVar("T")
+console = Console()
+state: dict[str, bool] = {"json": False}
+
+
+async def _operations(settings: Settings) -> Operations:
+    return Operations.from_settings(settings, await connect(settings.temporal))
+
+
+def run_operation(work: Callable[[Operations], Awaitable[T]]) -> T:
+    async def go() -> T:
+        return await work(await _operations(Settings()))
+
+    try:
+        return asyncio.run(go())
+    except OperationRefused as exc:
+        fail(str(exc))
+    except ValidationError as exc:
+        fail(f"invalid settings: {settings_error(exc)}")
+    except TemporalUnreachable as exc:
+        fail(str(exc))
+    except RuntimeError as exc:
+        fail(f"cannot reach a service: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    if state["json"]:
+        print(json.dumps({"error": message}))
+    else:
+        console.print(f"[red]refused:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+def emit(value: BaseModel | list[Any], table: Table | None = None) -> None:
+    if state["json"]:
+        data = (
+            [v.model_dump(mode="json") for v in value]
+            if isinstance(value, list)
+            else value.model_dump(mode="json")
+        )
+        print(json.dumps(data, indent=2))
+    elif table is not None:
+        console.print(table)
+
+
+def table_of(*columns: str) -> Table:
+    """Ids never wrap, so they can be copied from the terminal; free text does."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("account", "kind", "phase", "action", "status"))
+    return table
