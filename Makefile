@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo dev test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
+.PHONY: demo dev stop test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
 	bench-api bench-cpu bench-memory screenshots
 
 $(STAMP): pyproject.toml
@@ -22,6 +22,10 @@ demo: $(STAMP)
 ## The long-running local stack (Temporal + UI, simulator, worker, API); pieces restart, state in .data/dev.
 dev: $(STAMP)
 	$(PY) -m devtools.devstack run
+
+## Stop the stack `make dev` started (from another terminal).
+stop: $(STAMP)
+	$(PY) -m devtools.devstack stop
 
 ## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running, installs Chromium).
 test: $(STAMP) lint

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -23,13 +25,14 @@ from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
 from api.tokens import user_token
 from closure.money import format_usd
-from devtools.localstack import LocalStack
+from devtools.localstack import LocalStack, StackError
 from runtime.codec_keys import new_key
 from simulator.scenarios import ScenarioBuilder
 
 DATA = Path(".data/dev")
+PID_FILE = DATA / "devstack.pid"
 SCALE = 600.0
-PORTS = {
+DEFAULT_PORTS = {
     "temporal": 7233,
     "ui": 8233,
     "simulator": 8765,
@@ -38,6 +41,15 @@ PORTS = {
     "metrics": 9464,
     "health": 9465,
 }
+
+
+def _port_variable(name: str) -> str:
+    return f"DEVSTACK_PORT_{name.upper()}"
+
+
+# Each port can be moved, e.g. DEVSTACK_PORT_API=8010 make dev, when another program holds the default.
+PORTS = {name: int(os.environ.get(_port_variable(name), port)) for name, port in DEFAULT_PORTS.items()}
+CRASH_LOOP = 3  # exits within a minute after which a piece is reported, not started again
 JWT_SECRET = "dev-only-jwt-secret-not-for-production-use"
 ADMIN_TOKEN = "dev-admin-token"
 API = f"http://127.0.0.1:{PORTS['api']}"
@@ -84,9 +96,48 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the stack the way Ctrl-C does: every piece, cleanly
 
 
+def taken_ports() -> list[str]:
+    """Every port the stack needs that something already listens on, each with the variable that moves it."""
+    taken = []
+    for name, port in PORTS.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(
+                    f"port {port} ({name}) is already in use: stop what holds it or set {_port_variable(name)}"
+                )
+    return taken
+
+
+def _log_tail(log: Path | None, lines: int = 8) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n".join("    " + line for line in log.read_text(errors="replace").splitlines()[-lines:])
+
+
 def run() -> None:
+    taken = taken_ports()
+    if taken:
+        running = (
+            f" (a stack already runs: pid {PID_FILE.read_text().strip()}, `make stop`)"
+            if PID_FILE.exists()
+            else ""
+        )
+        sys.exit("make dev cannot start" + running + ":\n  " + "\n  ".join(taken))
     signal.signal(signal.SIGTERM, _stop)
     env = environment()
+    try:
+        _serve(env)
+    except StackError as exc:  # a piece that cannot run: why, from its own log, instead of a restart loop
+        sys.exit(f"make dev stopped: {exc}\n{_log_tail(exc.log)}")
+    finally:
+        PID_FILE.unlink(missing_ok=True)
+
+
+def _serve(env: dict[str, str]) -> None:
+    PID_FILE.write_text(str(os.getpid()))
     with LocalStack(DATA) as stack:
         stack.temporal(PORTS["temporal"], PORTS["ui"], DATA / "temporal.db")
         stack.simulator(
@@ -110,13 +161,42 @@ def run() -> None:
             f"--codec-endpoint {codec} --codec-auth 'Bearer {ADMIN_TOKEN}'"
         )
         print("Open an account to close:  .venv/bin/python -m devtools.devstack seed")
+        print(f"Stop it with Ctrl-C or `make stop` (pid {os.getpid()}).")
+        exits: dict[str, list[float]] = {}
         try:
             while True:
                 time.sleep(1)
                 for name in stack.restart_exited():
+                    recent = [t for t in exits.get(name, []) if time.monotonic() - t < 60] + [
+                        time.monotonic()
+                    ]
+                    exits[name] = recent
+                    if len(recent) >= CRASH_LOOP:
+                        log = DATA / f"{name}.log"
+                        raise StackError(
+                            f"the {name} exited {len(recent)} times within a minute; see {log}", log
+                        )
                     print(f"{time.strftime('%H:%M:%S')} {name} had exited; started again")
         except KeyboardInterrupt:
             print("stopping")
+
+
+def stop() -> None:
+    """`make stop`: end the running `make dev` the way Ctrl-C does, and wait until it has."""
+    if not PID_FILE.exists():
+        print("no make dev is running here (no .data/dev/devstack.pid)")
+        return
+    pid = int(PID_FILE.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        PID_FILE.unlink(missing_ok=True)
+        print(f"make dev (pid {pid}) had already exited")
+        return
+    deadline = time.monotonic() + 30
+    while PID_FILE.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(f"stopped make dev (pid {pid})" if not PID_FILE.exists() else f"pid {pid} is still stopping")
 
 
 def seed(amount: Decimal, start: bool) -> None:
@@ -137,6 +217,8 @@ def seed(amount: Decimal, start: bool) -> None:
     print(f"initiate:  curl -X POST {auth} {API}/api/account-closure/initiate/{account.account_id}")
     print(f"follow:    curl -N {auth} {API}/api/account-closure/progress/{account.account_id}/stream")
     print(f"operators: curl -H 'Authorization: Bearer {ADMIN_TOKEN}' {API}/api/admin/closures")
+    print(f"web page:  {API}/account-closure/{account.account_id}/close#access_token={token}")
+    print(f"ops page:  {API}/ops  (credential {ADMIN_TOKEN})")
     if start:
         answer = httpx.post(
             f"{API}/api/account-closure/initiate/{account.account_id}",
@@ -149,12 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the stack and keep it running")
+    commands.add_parser("stop", help="stop the stack `run` started")
     seeding = commands.add_parser("seed", help="open a funded account on the running stack")
     seeding.add_argument("--amount", type=Decimal, default=Decimal("150000.00"))
     seeding.add_argument("--start", action="store_true", help="also initiate its closure through the API")
     args = parser.parse_args(argv)
     if args.command == "run":
         run()
+    elif args.command == "stop":
+        stop()
     else:
         seed(args.amount, args.start)
 

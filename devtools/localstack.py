@@ -24,6 +24,10 @@ BIN = Path(sys.executable).parent
 class StackError(RuntimeError):
     """A local service did not start; the message says which and where its log is."""
 
+    def __init__(self, message: str, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.log = log
+
 
 def free_port(preferred: int) -> int:
     """`preferred` if nothing listens there, otherwise any free port."""
@@ -42,12 +46,12 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+            raise StackError(f"{what} exited with {process.returncode}; see {log}", log)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.1)
-    raise StackError(f"{what} did not listen on {port} within {timeout:.0f}s; see {log}")
+    raise StackError(f"{what} did not listen on {port} within {timeout:.0f}s; see {log}", log)
 
 
 @dataclass
@@ -158,7 +162,7 @@ class LocalStack:
         process, log = self._spawn(name, args, env)
         time.sleep(0.5)
         if process.poll() is not None:
-            raise StackError(f"the {name} exited with {process.returncode}; see {log}")
+            raise StackError(f"the {name} exited with {process.returncode}; see {log}", log)
 
     def stop(self) -> None:
         for _, process in reversed(self.processes):
