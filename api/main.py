@@ -126,8 +126,10 @@ def create_app(
 
 
 def served_app() -> FastAPI:
-    """The app as a server process runs it (`uvicorn --factory api.main:served_app`)."""
-    return create_app(freeze_heap=True)
+    """The app as a server process runs it (`uvicorn --factory api.main:served_app`): JSON logs included."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings, freeze_heap=True)
 
 
 def run() -> None:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
+from temporalio import activity, workflow
 
+from closure.search_attributes import CLOSURE_PHASE
 from runtime.settings import Settings
 
 MASK = "[redacted]"
@@ -106,7 +108,18 @@ def _closure_context(record: logging.LogRecord) -> dict[str, Any]:
     if workflow_id.startswith("account-closure-"):
         context["closure_id"] = workflow_id
         context["account_id"] = workflow_id.removeprefix("account-closure-")
+    phase = _phase()
+    if phase is not None:
+        context["phase"] = phase
     return context
+
+
+def _phase() -> str | None:
+    """Inside a closure's workflow code the phase is its search attribute, upserted at every change."""
+    if not workflow.in_workflow():
+        return None
+    phase: str | None = workflow.info().typed_search_attributes.get(CLOSURE_PHASE)
+    return phase
 
 
 class JsonFormatter(logging.Formatter):
@@ -151,3 +164,10 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The SDK's context goes into fields of its own here; left on, it is repeated in every message's text.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
+    # uvicorn configures its own loggers before it builds the app: theirs go through the same JSON lines.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

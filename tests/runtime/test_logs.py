@@ -6,11 +6,17 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
+from temporalio import activity, workflow
+from temporalio.testing import WorkflowEnvironment
 
-from runtime.logs import REDACTOR, configure_logging
+from runtime.logs import REDACTOR, JsonFormatter, configure_logging
 from runtime.settings import AlpacaSettings, ApiSettings, Settings
+from simulator.server import SimulatorServer
+from tests.support import closure_lab, ny
 
 NAME, EMAIL, BANK, ROUTING = "Jordan Rivera", "jordan.rivera@example.com", "000123456789", "121000358"
 SECRET, JWT = "sk-live-9f8e7d6c5b4a", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
@@ -76,3 +82,32 @@ def test_ids_stay_whole_when_their_groups_are_all_digits() -> None:
     assert line["account_id"] == account
     assert line["closure_id"] == f"account-closure-{account}"
     assert line["transfer_id"] == "87654321-0000-4000-8000-999999999999"
+
+
+async def test_a_closures_workflow_lines_carry_its_phase_and_say_their_message_once(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor
+) -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    sdk = logging.getLogger("temporalio.workflow")
+    sdk.addHandler(handler)
+    before = (workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message)
+    configure_logging(Settings())  # what the worker does with json_logs on
+    try:
+        async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0)) as lab:
+            account = lab.broker.funded_account(Decimal("1000.00"))
+            lab.follow_temporal()
+            started = await lab.start(account)
+            await lab.finish(started)
+    finally:
+        sdk.removeHandler(handler)
+        workflow.logger.workflow_info_on_message, activity.logger.activity_info_on_message = before
+
+    entered = [json.loads(line) for line in out.getvalue().splitlines() if " entered " in line]
+    assert entered, out.getvalue()[:2000]
+    assert {line["phase"] for line in entered} >= {"withdrawal", "completed"}
+    for line in entered:
+        assert line["message"].startswith(f"closure {account.account_id} entered {line['phase']}: ")
+        assert "{" not in line["message"], "the SDK's context is a field, not part of the text"
+        assert line["account_id"] == account.account_id
