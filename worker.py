@@ -38,6 +38,7 @@ from runtime.metrics import HISTOGRAM_BUCKETS
 from runtime.settings import Settings, settings_error
 from runtime.task_failures import TaskFailure, WorkflowTaskFailureWatch
 from runtime.temporal import TemporalUnreachable, connect
+from runtime.tracing import TracingUnavailable, configure_tracing
 from workflows.account_closure import AccountClosureWorkflow
 from workflows.alerts import task_failure_email
 
@@ -185,6 +186,8 @@ async def connected(settings: Settings, stop: asyncio.Event) -> Client | None:
     """Temporal, once it answers: a worker started before it (or while it restarts) waits, saying so once
     per attempt, instead of dying; None when told to stop first."""
     runtime = runtime_for(settings)  # once: it binds the metrics port
+    if settings.worker.tracing:
+        configure_tracing("account-closure-worker")
     pause, attempt = 1.0, 1
     while not stop.is_set():
         try:
@@ -236,6 +239,8 @@ def run() -> None:
         asyncio.run(main())
     except ValidationError as exc:  # one line an operator can act on, not a traceback
         sys.exit(f"worker: invalid settings: {settings_error(exc)}")
+    except TracingUnavailable as exc:
+        sys.exit(f"worker: {exc}")
 
 
 if __name__ == "__main__":

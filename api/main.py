@@ -31,6 +31,7 @@ from runtime.command_line import service_command_line
 from runtime.logs import configure_logging
 from runtime.settings import Settings
 from runtime.temporal import connect
+from runtime.tracing import configure_tracing, instrument_api
 
 
 class _TemporalConnection:
@@ -45,7 +46,7 @@ class _TemporalConnection:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client = await connect(self._settings.temporal)
+                    self._client = await connect(self._settings.temporal, tracing=self._settings.api.tracing)
         return self._client
 
 
@@ -119,6 +120,8 @@ def create_app(
         max_body_bytes=settings.api.max_body_bytes,
         max_header_bytes=settings.api.max_header_bytes,
     )
+    if settings.api.tracing:
+        instrument_api(app)
     for module in (closures, overview, admin, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
@@ -129,6 +132,8 @@ def served_app() -> FastAPI:
     """The app as a server process runs it (`uvicorn --factory api.main:served_app`): JSON logs included."""
     settings = Settings()
     configure_logging(settings)
+    if settings.api.tracing:
+        configure_tracing("account-closure-api")
     return create_app(settings, freeze_heap=True)
 
 
@@ -138,6 +143,8 @@ def run() -> None:
     )
     settings = Settings()
     configure_logging(settings)
+    if settings.api.tracing:
+        configure_tracing("account-closure-api")
     uvicorn.run(
         create_app(settings, freeze_heap=True),
         host=settings.api.host,

@@ -156,6 +156,10 @@ class ApiSettings(BaseModel):
             "request goes on without Redis: progress from the workflow, the rate limit in this process."
         ),
     )
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry spans for every request and the closures it starts (needs the otel extra).",
+    )
     sign_in_url: str | None = Field(
         default=None,
         description=(
@@ -203,7 +207,11 @@ class WorkerSettings(BaseModel):
     metrics_address: str | None = Field(default=None, description="host:port for the Prometheus endpoint.")
     health_address: str | None = Field(default=None, description="host:port for the worker's /healthz.")
     json_logs: bool = Field(default=True, description="Structured JSON logs with personal data masked.")
-    tracing: bool = Field(default=False, description="OpenTelemetry spans for workflows and activities.")
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry spans for workflows and activities, exported over OTLP as OTEL_* say "
+        "(needs the otel extra).",
+    )
 
 
 BrokerStream = Literal["transfers", "accounts", "trades", "journals", "funding"]

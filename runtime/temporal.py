@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from runtime.codec import data_converter
 from runtime.settings import TemporalSettings
+from runtime.tracing import temporal_interceptors
 
 
 def _tls(settings: TemporalSettings) -> TLSConfig | bool:
@@ -48,7 +49,7 @@ async def connect(
             tls=_tls(settings),
             data_converter=data_converter(settings),
             runtime=runtime,
-            interceptors=_tracing() if tracing else [],
+            interceptors=temporal_interceptors() if tracing else [],
         )
     except RuntimeError as exc:
         if "connect" not in str(exc).lower():
@@ -60,14 +61,3 @@ def _cause(error: str) -> str:
     """The transport's own words, without the Rust error's nesting: 'Connection refused', 'dns error'..."""
     found = re.search(r'message: \\?"([^"\\]+)', error) or re.search(r'ConnectError\(\\?"([^"\\]+)', error)
     return found.group(1) if found else error.rsplit(":", 1)[-1].strip()[:200]
-
-
-def _tracing() -> list[Interceptor]:
-    """OpenTelemetry spans for starts, workflows and activities, exported by the process's tracer provider."""
-    try:
-        from temporalio.contrib.opentelemetry import TracingInterceptor
-    except ImportError as exc:  # pragma: no cover - depends on the optional extra
-        raise RuntimeError(
-            "tracing needs the optional dependencies: pip install 'account-closure[otel]'"
-        ) from exc
-    return [TracingInterceptor()]

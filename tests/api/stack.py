@@ -67,7 +67,12 @@ class ApiStack:
 
 @contextmanager
 def api_stack(
-    temporal_address: str, sim_url: str, workdir: Path, redis_url: str | None, time_scale: float = 1.0
+    temporal_address: str,
+    sim_url: str,
+    workdir: Path,
+    redis_url: str | None,
+    time_scale: float = 1.0,
+    extra: dict[str, str] | None = None,
 ) -> Iterator[ApiStack]:
     environment = {
         "CLOSURE_TEMPORAL__ADDRESS": temporal_address,
@@ -86,6 +91,7 @@ def api_stack(
     }
     if redis_url:
         environment["CLOSURE_REDIS_URL"] = redis_url
+    environment.update(extra or {})
     with LocalStack(workdir / "logs") as stack:
         stack.worker(environment)
         url = stack.api(free_port(), environment)
