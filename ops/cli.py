@@ -18,7 +18,7 @@ import asyncio
 import getpass
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -26,12 +26,13 @@ from rich.table import Table
 from closure.money import format_usd
 from closure.operators import Actor, OperatorRole
 from closure.phases import ClosurePhase
+from closure.progress import ClosureProgress
 from ops.actions import Action
 from ops.cli_admin import deployment, mirror, schedule
-from ops.cli_output import console, emit, fail, run_operation, state, table_of
+from ops.cli_output import console, emit, fail, moment, run_operation, state, table_of
 from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
-from workflows.client import closure_query, list_closures
+from workflows.client import ClosureSummary, closure_query, list_closures
 
 app = typer.Typer(
     help="Operate account closures: status, list, find stuck ones, resume, retry, cancel, import legacy state.",
@@ -77,30 +78,49 @@ def _actions(actions: list[Action]) -> None:
 def status(account_id: Account) -> None:
     """Phase, amounts, transfers, next action and attention reason of one closure."""
 
-    async def work(ops: Operations) -> tuple[Any, str]:
+    async def work(ops: Operations) -> tuple[ClosureProgress, str]:
         return await ops.progress(account_id), ops.ui_link(account_id)
 
     progress, link = run_operation(work)
     if state["json"]:
         print(json.dumps({**progress.model_dump(mode="json"), "temporal_ui": link}, indent=2))
         return
-    console.print(
-        f"[bold]{progress.account_id}[/bold] {progress.confirmation_number}: {progress.phase.value} ({progress.percent}%)"
-    )
+    show_status(progress, link)
+
+
+def show_status(progress: ClosureProgress, link: str) -> None:
+    """One closure at 80 columns: ids whole on their own lines, each time with its zone and its clock."""
+    console.print(f"[bold]{progress.account_id}[/bold]", soft_wrap=True)
+    console.print(f"  {progress.confirmation_number}: {progress.phase.value} ({progress.percent}%)")
     console.print(f"  {progress.step}")
     console.print(
-        f"  withdrawn {format_usd(progress.amount_withdrawn)} (completed {format_usd(progress.amount_completed)}), "
-        f"remaining {format_usd(progress.amount_remaining)}; next action {progress.next_action_at or '-'}"
+        f"  withdrawn {format_usd(progress.amount_withdrawn)} (completed {format_usd(progress.amount_completed)}),"
+        f" remaining {format_usd(progress.amount_remaining)}"
     )
+    console.print(f"  next action {moment(progress.next_action_at, 'workflow clock')}")
     if progress.attention:
         console.print(
-            f"  [red]needs attention[/red] ({progress.attention.error_type}): {progress.attention.reason}"
+            f"  [red]needs attention[/red] since {moment(progress.attention.since, 'workflow clock')}"
+            f" ({progress.attention.error_type}): {progress.attention.reason}"
         )
-    table = Table("#", "transfer", "amount", "status", "initiated")
-    for t in progress.transfers:
-        table.add_row(str(t.chunk), t.transfer_id, format_usd(t.amount), t.status, t.initiated_at.isoformat())
-    console.print(table)
-    console.print(f"  Temporal UI: {link}")
+    for t in [*progress.transfers, *progress.unowned_transfers]:
+        console.print(
+            f"  #{t.chunk} {format_usd(t.amount)} {t.status}, created {moment(t.initiated_at, 'broker clock')}"
+        )
+        console.print(f"     transfer {t.transfer_id}", soft_wrap=True)
+    console.print(f"  Temporal UI: {link}", soft_wrap=True)
+
+
+def closures_table(found: list[ClosureSummary]) -> Table:
+    """Three columns, so an account id and a start time fit whole in 80; a workflow that is not running says
+    how it ended under its phase."""
+    table = table_of("account", "phase", "started (UTC, Temporal)")
+    for c in found:
+        phase = c.phase.value if c.phase else "?"
+        if c.status != "RUNNING":
+            phase += f"\n{c.status.lower()}"
+        table.add_row(c.account_id or "?", phase, moment(c.started_at))
+    return table
 
 
 @app.command("list")
@@ -113,16 +133,7 @@ def list_(
     """Closures, found through Temporal's visibility (search attributes)."""
     query = closure_query(phase, True if needs_attention else None)
     found = run_operation(lambda ops: list_closures(ops.client, query))
-    table = table_of("account", "phase", "attention", "status", "started")
-    for c in found:
-        table.add_row(
-            c.account_id or "?",
-            c.phase.value if c.phase else "?",
-            "yes" if c.needs_attention else "",
-            c.status,
-            str(c.started_at),
-        )
-    emit(found, table)
+    emit(found, closures_table(found))
 
 
 @app.command("find-stuck")
@@ -191,11 +202,9 @@ def import_legacy(
 def audit(account_id: Account) -> None:
     """Every operator action on the closure, oldest first: who, when, what, why, and how it ended."""
     entries = run_operation(lambda ops: asyncio.to_thread(ops.records.audit_of, account_id))
-    table = table_of("at", "operator", "via", "action", "outcome", "reason", "detail")
+    table = table_of("at (UTC, wall clock)", "operator", "via", "action", "outcome", "reason", "detail")
     for e in entries:
-        table.add_row(
-            f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.outcome.value, e.reason, e.detail
-        )
+        table.add_row(moment(e.at), e.actor, e.via, e.action, e.outcome.value, e.reason, e.detail)
     emit(entries, table)
 
 

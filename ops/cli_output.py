@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -62,9 +64,29 @@ def emit(value: BaseModel | list[Any], table: Table | None = None) -> None:
         console.print(table)
 
 
+ID_COLUMNS = frozenset({"account", "transfer", "schedule", "build"})
+ID_WIDTH = 36  # an Alpaca account or transfer id, a UUID
+NAME_COLUMNS = frozenset({"kind", "phase", "action", "status", "outcome"})  # one word each, never split
+
+
 def table_of(*columns: str) -> Table:
-    """Ids never wrap, so they can be copied from the terminal; free text does."""
-    table = Table()
+    """Ids are never wrapped or cut, so they can be copied from an 80-column terminal; everything else
+    wraps (a long word folds) to make room for them."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for column in columns:
-        table.add_column(column, no_wrap=column in ("account", "kind", "phase", "action", "status"))
+        if column in ID_COLUMNS:
+            table.add_column(column, no_wrap=True, min_width=ID_WIDTH if column != "schedule" else None)
+        elif column in NAME_COLUMNS:
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, overflow="fold")
     return table
+
+
+def moment(value: datetime | None, clock: str | None = None) -> str:
+    """A time as the CLI shows every time: in UTC, saying so, and whose clock it is (in a table, the column's
+    heading says both instead)."""
+    if value is None:
+        return "-"
+    shown = f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+    return f"{shown} UTC ({clock})" if clock else shown
