@@ -27,6 +27,7 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.alerts import AlertActivities
 from activities.emails import EmailActivities
 from activities.errors_interceptor import TypedErrorsInterceptor
 from activities.wiring import ActivityGroups, build_activities
@@ -97,7 +98,7 @@ def build_workers(
 ) -> list[Worker]:
     groups = build_activities(settings)
     queue = task_queue or settings.temporal.task_queue
-    watch_task_failures(client, queue, groups.email)
+    watch_task_failures(client, queue, groups.email, groups.alerts)
     sweep = SweepActivities(Operations.from_settings(settings, client))
     side_effects = [*groups.side_effects(), sweep.find_stuck, *extra_activities]
     workflows = [*workflows, ReconciliationSweep]
@@ -122,11 +123,15 @@ def build_broker_worker(
     return _worker(client, settings, executor, queue, broker.all(), activities_per_second=rate)
 
 
-def watch_task_failures(client: Client, task_queue: str, email: EmailActivities) -> WorkflowTaskFailureWatch:
+def watch_task_failures(
+    client: Client, task_queue: str, email: EmailActivities, alerts: AlertActivities
+) -> WorkflowTaskFailureWatch:
     """Alert ops (and count) when a closure's workflow task keeps failing on this worker's task queue."""
 
     def alert(failure: TaskFailure) -> None:
-        email.send_ops_alert(task_failure_email(failure, datetime.now(UTC)))
+        request = task_failure_email(failure, datetime.now(UTC))
+        alerts.send_webhook(request)
+        email.send_ops_alert(request)
 
     runtime = client.service_client.config.runtime or Runtime.default()
     return WorkflowTaskFailureWatch({task_queue}, alert, meter=runtime.metric_meter).install()

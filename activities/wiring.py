@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from activities.alerts import AlertActivities
 from activities.broker import BrokerActivities
 from activities.emails import EmailActivities
 from activities.mirror import MirrorActivities
@@ -17,6 +18,7 @@ from adapters.email.render import Brand
 from adapters.email.senders import EmailDispatcher
 from adapters.records.from_settings import records_from
 from adapters.redis.mirror import ProgressMirror
+from adapters.webhook.alerts import WebhookAlerts
 from runtime.settings import Settings
 
 
@@ -26,6 +28,7 @@ class ActivityGroups:
     users: UserRecordActivities
     email: EmailActivities
     mirror: MirrorActivities
+    alerts: AlertActivities
 
     def all(self) -> list[Callable[..., Any]]:
         return [*self.broker.all(), *self.side_effects()]
@@ -39,6 +42,7 @@ class ActivityGroups:
             self.users.set_attention,
             self.email.send_customer,
             self.email.send_ops_alert,
+            self.alerts.send_webhook,
             self.mirror.publish,
         ]
 
@@ -55,4 +59,16 @@ def build_activities(settings: Settings) -> ActivityGroups:
             dispatcher, records, brand, settings.email.sender, settings.email.ops_recipients
         ),
         mirror=MirrorActivities(mirror),
+        alerts=AlertActivities(webhook_from(settings)),
+    )
+
+
+def webhook_from(settings: Settings) -> WebhookAlerts:
+    alerts = settings.alerts
+    return WebhookAlerts(
+        alerts.webhook_url,
+        alerts.webhook_format,
+        alerts.webhook_secret.get_secret_value() if alerts.webhook_secret else None,
+        alerts.webhook_attempts,
+        alerts.dead_letter_path,
     )

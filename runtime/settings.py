@@ -86,6 +86,31 @@ class EmailSettings(BaseModel):
     app_url: str = "https://app.example.com"
 
 
+class AlertSettings(BaseModel):
+    """Ops alerts where ops already look, besides email: a chat webhook or a signed JSON endpoint."""
+
+    webhook_url: str | None = Field(
+        default=None, description="Where each ops alert is POSTed; off when unset."
+    )
+    webhook_format: Literal["slack", "json"] = Field(
+        default="slack",
+        description="`slack`: a Slack-compatible {text, blocks} body (Slack, Mattermost, Teams workflows); "
+        "`json`: the alert's facts, signed with webhook_secret (X-Closure-Signature: t=…,v1=HMAC-SHA256).",
+    )
+    webhook_secret: SecretStr | None = Field(default=None, description="Signs the json format's bodies.")
+    webhook_attempts: int = Field(default=4, ge=1, le=10, description="Tries before the dead-letter log.")
+    dead_letter_path: Path = Field(
+        default=Path(".data/alerts-dead-letter.jsonl"),
+        description="An alert no attempt delivered is appended here, one JSON line each, to be sent again.",
+    )
+
+    @model_validator(mode="after")
+    def _signed(self) -> AlertSettings:
+        if self.webhook_url and self.webhook_format == "json" and self.webhook_secret is None:
+            raise ValueError("alerts.webhook_secret is required for the json format (it signs every body)")
+        return self
+
+
 class RecordsSettings(BaseModel):
     backend: Literal["sqlite", "supabase"] = "sqlite"
     sqlite_path: Path = Path(".data/closure.db")
@@ -259,6 +284,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     policy: ClosurePolicy = Field(default_factory=ClosurePolicy)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
     redis_url: str | None = Field(
         default=None,

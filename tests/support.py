@@ -33,7 +33,7 @@ from closure.progress import ClosureProgress
 from devtools.invariants import check_completed_closure
 from ops.cli import app as cli_app
 from ops.operations import Operations
-from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings
+from runtime.settings import AlertSettings, AlpacaSettings, EmailSettings, RecordsSettings, Settings
 from simulator.scenarios import ScenarioBuilder, SeededAccount
 from simulator.server import SimulatorServer
 from worker import build_broker_worker, build_workers
@@ -208,6 +208,7 @@ async def closure_lab(
     ses_endpoint: str | None = None,
     redis_url: str | None = None,
     split_broker_worker: bool = False,
+    alerts: AlertSettings | None = None,
 ) -> AsyncIterator[ClosureLab]:
     """`split_broker_worker`: the broker activities run on a worker and task queue of their own."""
     broker = ScenarioBuilder(sim.url)
@@ -222,6 +223,7 @@ async def closure_lab(
             ses_endpoint_url=ses_endpoint,
         ),
         redis_url=redis_url,
+        alerts=alerts or AlertSettings(dead_letter_path=workdir / "alerts-dead-letter.jsonl"),
     )
     task_queue = f"closure-{uuid.uuid4()}"
     policy = policy or ClosurePolicy()

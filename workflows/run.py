@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.alerts import AlertActivities
     from activities.broker import BrokerActivities
     from activities.emails import EmailActivities
     from activities.mirror import MirrorActivities
@@ -35,6 +36,8 @@ from workflows.halts import ClosureCancelled, ClosureHalted, ContinueAsNewReques
 
 T = TypeVar("T")
 
+# Behind `workflow.patched()`: ops alerts go to the webhook as well as by email.
+WEBHOOK_ALERTS = "webhook-alerts"
 # Behind `workflow.patched()`: a read made since the last wait stands in for the same read again.
 COMBINED_READS = "combined-reads"
 CONTINUE_AS_NEW_BY_LENGTH = "continue-as-new-by-length"
@@ -132,9 +135,8 @@ class ClosureRun:
                 attempt_timeout=timedelta(seconds=20),
             )
         except ClosureHalted as halted:
-            self.alert(
-                "side_effect_failed", halted.reason, email=activity is not EmailActivities.send_ops_alert
-            )
+            alerting = activity in (EmailActivities.send_ops_alert, AlertActivities.send_webhook)
+            self.alert("side_effect_failed", halted.reason, email=not alerting)
             return None
 
     # --- reads that stand in for the same read -------------------------------------------------------------
@@ -292,11 +294,15 @@ class ClosureRun:
         alert = OpsAlert(kind=kind, message=message, at=workflow.now())
         self.state.alerts.append(alert)
         workflow.logger.warning("ops alert for %s (%s): %s", self.account_id, kind, message)
-        if email:
+        if email:  # "email": every channel to ops; off for an alert that one of them failed to send
             request = ops_email(self.progress(), alert, len(self.state.alerts))
             self.spawn(
                 self.side_effect(EmailActivities.send_ops_alert, request, summary=f"email ops: {kind}")
             )
+            if workflow.patched(WEBHOOK_ALERTS):
+                self.spawn(
+                    self.side_effect(AlertActivities.send_webhook, request, summary=f"webhook: {kind}")
+                )
 
 
 def _broker_time_of(at: datetime, now: datetime, broker_now: datetime, rate: float) -> datetime:

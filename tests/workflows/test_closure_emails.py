@@ -7,15 +7,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from closure.phases import ClosurePhase
 from closure.progress import RetryRequest
+from runtime.settings import AlertSettings
+from simulator.scenarios import SeededAccount
 from simulator.server import SimulatorServer
 from tests.adapters.email.moto_ses import MotoSes, SentEmail
-from tests.support import closure_lab, ny
+from tests.adapters.webhook.receiver import webhook_receiver
+from tests.support import ClosureLab, closure_lab, ny
 from workflows.account_closure import AccountClosureWorkflow
+from workflows.client import StartedClosure
 
 
 class _Text(HTMLParser):
@@ -61,6 +66,20 @@ def _same_facts(sent: SentEmail, facts: list[str]) -> None:
         assert fact in text, (fact, sent.subject)
 
 
+async def _parked_by_a_rejected_transfer(
+    lab: ClosureLab, cash: Decimal
+) -> tuple[SeededAccount, StartedClosure]:
+    """A closure whose first transfer the bank rejects (R02), waiting for an operator."""
+    account = lab.broker.funded_account(cash)
+    lab.broker.faults(
+        [], [{"status": "REJECTED", "nth": 1, "account_id": account.account_id, "reason": "R02"}]
+    )
+    lab.follow_temporal()
+    started = await lab.start(account)
+    await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+    return account, started
+
+
 async def test_the_150k_closure_sends_each_customer_email_once(
     env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, ses: MotoSes
 ) -> None:
@@ -99,13 +118,7 @@ async def test_needs_attention_alerts_ops_by_email(
     env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, ses: MotoSes
 ) -> None:
     async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0), ses_endpoint=ses.url) as lab:
-        account = lab.broker.funded_account(Decimal("60000.00"))
-        lab.broker.faults(
-            [], [{"status": "REJECTED", "nth": 1, "account_id": account.account_id, "reason": "R02"}]
-        )
-        lab.follow_temporal()
-        started = await lab.start(account)
-        await lab.until(started.handle, lambda p: p.phase == ClosurePhase.NEEDS_ATTENTION)
+        account, started = await _parked_by_a_rejected_transfer(lab, Decimal("60000.00"))
         await lab.until(
             started.handle, lambda p: len(ses.sent()) >= 3, step=lab.policy.liquidation_poll_interval
         )
@@ -150,3 +163,24 @@ async def test_the_transfer_email_expects_the_money_after_the_holiday_and_the_we
     created = progress.transfers[0].initiated_at.astimezone(ny(2026, 1, 1, 0).tzinfo)
     assert (created.date(), created.hour >= 14) == (date(2026, 12, 23), True), created
     _same_facts(sent, ["Expected in your bank by", "Wednesday, December 30, 2026"])
+
+
+async def test_needs_attention_reaches_the_ops_webhook_too_after_a_failed_try(
+    env: WorkflowEnvironment, sim: SimulatorServer, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    with webhook_receiver(503) as receiver:
+        alerts = AlertSettings(webhook_url=receiver.url, dead_letter_path=tmp_path / "dead.jsonl")
+        async with closure_lab(env, sim, executor, seed_at=ny(2025, 2, 3, 7, 0), alerts=alerts) as lab:
+            account, started = await _parked_by_a_rejected_transfer(lab, Decimal("20000.00"))
+            await lab.until(
+                started.handle,
+                lambda p: len(receiver.requests) >= 2,
+                step=lab.policy.liquidation_poll_interval,
+            )
+
+    first, delivered = receiver.requests[:2]
+    assert first.raw == delivered.raw
+    assert delivered.headers["idempotency-key"] == f"{started.workflow_id}:email:ops_alert:1"
+    assert delivered.body["text"].startswith(f"[closure needs_attention] {account.account_id}: ")
+    assert "R02" in delivered.body["blocks"][0]["text"]["text"]
+    assert not (tmp_path / "dead.jsonl").exists()
