@@ -8,6 +8,7 @@ import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 
 import requests
 from temporalio.client import Client
@@ -17,11 +18,13 @@ from adapters.records import UserRecord
 from adapters.records.sqlite import SqliteRecords
 from closure.phases import ClosurePhase
 from closure.policy import ClosurePolicy
+from runtime import metrics as metrics_module
 from runtime.settings import AlpacaSettings, EmailSettings, RecordsSettings, Settings, WorkerSettings
 from simulator.scenarios import ScenarioBuilder
 from simulator.server import SimulatorServer
 from tests.conftest import SEALED
 from tests.ops.broken_closure import BrokenClosureWorkflow
+from tests.runtime.monitoring import deployed_metrics, exported
 from tests.support import ny
 from worker import build_worker, runtime_for
 from workflows.client import start_closure
@@ -32,6 +35,10 @@ def _port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+FAILING_TASKS = {"closure_workflow_task_failures", "temporal_workflow_task_execution_failed"}
+METRICS_SOURCE = Path(metrics_module.__file__).read_text()
 
 
 def _value(metrics: str, name: str, **labels: str) -> float:
@@ -95,6 +102,11 @@ async def test_the_metrics_endpoint_exposes_closure_metrics(
     assert _value(metrics, "closure_phase_duration_bucket", le="172800000", **wait) == 2
     assert _value(metrics, "closure_phase_duration_bucket", le="2419200000", **wait) == 2
     assert _value(metrics, "temporal_workflow_completed", workflow_type="AccountClosureWorkflow") == 1
+    # deploy/'s alert rules and dashboard name real metrics: exported here, or (counted only on a failure)
+    # on the failing worker's endpoint below, or made by our own code when a closure parks or a call fails.
+    missing = deployed_metrics() - exported(metrics) - FAILING_TASKS
+    assert missing <= {"closure_needs_attention", "closure_broker_errors"}, missing
+    assert all(f'"{name}"' in METRICS_SOURCE for name in missing)
     assert (
         _value(metrics, "temporal_activity_execution_latency_count", activity_type="broker.create_withdrawal")
         == 3
@@ -135,6 +147,7 @@ async def test_a_workflow_task_that_keeps_failing_is_counted_on_the_metrics_endp
                     break
         await started.handle.terminate(reason="test finished")
     assert failures >= 2, "the worker does not export its failing workflow tasks"
+    assert exported(metrics) >= FAILING_TASKS
     assert (
         _value(metrics, "temporal_workflow_task_execution_failed", workflow_type="AccountClosureWorkflow")
         >= 2
