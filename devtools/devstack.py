@@ -27,10 +27,10 @@ from api.tokens import user_token
 from closure.money import format_usd
 from devtools.localstack import LocalStack, StackError
 from runtime.codec_keys import new_key
+from runtime.local_stack import PID_FILE, STACK_DIR, write_profile
 from simulator.scenarios import ScenarioBuilder
 
-DATA = Path(".data/dev")
-PID_FILE = DATA / "devstack.pid"
+DATA = STACK_DIR
 SCALE = 600.0
 DEFAULT_PORTS = {
     "temporal": 7233,
@@ -137,7 +137,7 @@ def run() -> None:
 
 
 def _serve(env: dict[str, str]) -> None:
-    PID_FILE.write_text(str(os.getpid()))
+    write_profile(env)  # the closure CLI, run beside the stack, reads it: every tool talks to this stack
     with LocalStack(DATA) as stack:
         stack.temporal(PORTS["temporal"], PORTS["ui"], DATA / "temporal.db")
         stack.simulator(

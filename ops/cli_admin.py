@@ -14,7 +14,7 @@ from ops import sweep_schedule
 from ops.cli_output import emit, fail, run_operation, table_of
 from ops.mirror_rebuild import rebuild_mirror
 from ops.sweep_schedule import SweepSchedule
-from runtime.settings import Settings
+from runtime.local_stack import tool_settings
 from workflows.client import ALL_CLOSURES
 
 schedule = typer.Typer(
@@ -44,7 +44,7 @@ def schedule_create(
     ] = None,
 ) -> None:
     """Create the sweep's schedule, once per deployment."""
-    settings = Settings()
+    settings = tool_settings()
     every = timedelta(minutes=every_minutes or settings.worker.sweep_every_minutes)
     _show(run_operation(lambda ops: sweep_schedule.create(ops.client, settings.temporal.task_queue, every)))
 
@@ -89,7 +89,7 @@ def _show_deployment(found: worker_deployment.WorkerDeployment) -> None:
 @deployment.command("describe")
 def deployment_describe() -> None:
     """The builds whose workers have polled, and the current one."""
-    name = Settings().worker.deployment_name
+    name = tool_settings().worker.deployment_name
     _show_deployment(run_operation(lambda ops: worker_deployment.describe(ops.client, name)))
 
 
@@ -99,7 +99,7 @@ def deployment_promote(
     operator: Annotated[str, typer.Option(help="Who promotes it, for the deployment's record")] = "ops-cli",
 ) -> None:
     """Make a build current once its workers run; running closures move to it at their next step."""
-    name = Settings().worker.deployment_name
+    name = tool_settings().worker.deployment_name
     _show_deployment(
         run_operation(lambda ops: worker_deployment.promote(ops.client, name, build_id, operator))
     )
@@ -113,7 +113,7 @@ def mirror_rebuild(
     account: Annotated[str | None, typer.Option(help="Only this account's closure")] = None,
 ) -> None:
     """Rewrite every closure's progress keys in Redis from its workflow (after a flush or a new Redis)."""
-    settings = Settings()
+    settings = tool_settings()
     if not settings.redis_url:
         fail("no Redis is configured: set REDIS_URL (or CLOSURE_REDIS_URL)")
     target = ProgressMirror.from_url(settings.redis_url, settings.mirror_ttl)

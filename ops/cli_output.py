@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ops.actions import OperationRefused
 from ops.operations import Operations
+from runtime.local_stack import stack_hint, tool_settings
 from runtime.settings import Settings, settings_error
 from runtime.temporal import TemporalUnreachable, connect
 
@@ -30,7 +31,7 @@ async def _operations(settings: Settings) -> Operations:
 
 def run_operation(work: Callable[[Operations], Awaitable[T]]) -> T:
     async def go() -> T:
-        return await work(await _operations(Settings()))
+        return await work(await _operations(tool_settings()))
 
     try:
         return asyncio.run(go())
@@ -39,7 +40,7 @@ def run_operation(work: Callable[[Operations], Awaitable[T]]) -> T:
     except ValidationError as exc:
         fail(f"invalid settings: {settings_error(exc)}")
     except TemporalUnreachable as exc:
-        fail(str(exc))
+        fail(f"{exc}{stack_hint()}")
     except RuntimeError as exc:
         fail(f"cannot reach a service: {exc}")
 
