@@ -8,6 +8,7 @@
     closure schedule create [--every-minutes N] | describe | pause --note N | unpause | trigger
     closure deployment describe       closure deployment promote BUILD_ID
     closure mirror rebuild            (the Redis progress mirror, rewritten from the workflows)
+    closure doctor                    (every configured dependency, tried once, each answer in words)
 
 Settings come from the environment, like the worker's (CLOSURE_TEMPORAL__ADDRESS, REDIS_URL, ...).
 """
@@ -28,7 +29,7 @@ from closure.operators import Actor, OperatorRole
 from closure.phases import ClosurePhase
 from closure.progress import ClosureProgress
 from ops.actions import Action
-from ops.cli_admin import deployment, mirror, schedule
+from ops.cli_admin import deployment, doctor, mirror, schedule
 from ops.cli_output import console, emit, fail, moment, run_operation, state, table_of
 from ops.operations import Operations
 from ops.stuck import find_stuck as find_stuck_closures
@@ -211,6 +212,7 @@ def audit(account_id: Account) -> None:
 app.add_typer(schedule, name="schedule")
 app.add_typer(deployment, name="deployment")
 app.add_typer(mirror, name="mirror")
+app.command()(doctor)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from adapters.redis.mirror import ProgressMirror
 from closure.confirmation import workflow_id_for
 from ops import deployment as worker_deployment
 from ops import sweep_schedule
 from ops.cli_output import emit, fail, run_operation, table_of
+from ops.doctor import examine
 from ops.mirror_rebuild import rebuild_mirror
 from ops.sweep_schedule import SweepSchedule
 from runtime.local_stack import tool_settings
+from runtime.settings import settings_error
 from workflows.client import ALL_CLOSURES
 
 schedule = typer.Typer(
@@ -125,3 +129,18 @@ def mirror_rebuild(
     for account in report.skipped:
         table.add_row(account, "kept (the mirror already held it or newer)")
     emit(report, table)
+
+
+def doctor() -> None:
+    """Try every dependency the settings name (Temporal, the broker, records, Redis, email, the webhook) and say
+    what is wrong in words; exits 1 if anything failed."""
+    try:
+        findings = asyncio.run(examine(tool_settings()))
+    except ValidationError as exc:
+        fail(f"invalid settings: {settings_error(exc)}")
+    table = table_of("check", "verdict", "detail")
+    for finding in findings:
+        table.add_row(finding.check, finding.verdict, finding.detail)
+    emit(findings, table)
+    if any(f.verdict == "failed" for f in findings):
+        raise typer.Exit(code=1)

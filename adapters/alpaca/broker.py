@@ -108,6 +108,10 @@ class AlpacaBroker:
 
     # --- reads ----------------------------------------------------------------------------------------------
 
+    def clock(self) -> BrokerClock:
+        """The broker's market clock: the cheapest authenticated call, which `closure doctor` makes."""
+        return self._clock()
+
     def _clock(self) -> BrokerClock:
         clock = self._broker.clock()
         return BrokerClock(
