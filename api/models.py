@@ -112,6 +112,10 @@ class AuditTrailPublic(BaseModel):
     entries: list[AuditEntry] = Field(description="Every operator action on the closure, oldest first.")
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     temporal: Literal["ok", "unreachable"]

@@ -200,10 +200,15 @@ def stop() -> None:
 
 
 def seed(amount: Decimal, start: bool) -> None:
-    broker = ScenarioBuilder(f"http://127.0.0.1:{PORTS['simulator']}")
+    """On `make dev`, or (with DEVSTACK_SIMULATOR_URL, DEVSTACK_API_URL and the records path set) in compose."""
+    broker = ScenarioBuilder(
+        os.environ.get("DEVSTACK_SIMULATOR_URL", f"http://127.0.0.1:{PORTS['simulator']}")
+    )
+    api = os.environ.get("DEVSTACK_API_URL", API)
+    shown = os.environ.get("DEVSTACK_PUBLIC_API_URL", api)  # the address a browser on the host uses
     account = broker.funded_account(amount)
     user = f"dev-user-{account.account_id[:8]}"
-    SqliteRecords(DATA / "closure.db").upsert(
+    SqliteRecords(Path(os.environ.get("CLOSURE_RECORDS__SQLITE_PATH", DATA / "closure.db"))).upsert(
         UserRecord(
             user_id=user,
             alpaca_account_id=account.account_id,
@@ -214,14 +219,15 @@ def seed(amount: Decimal, start: bool) -> None:
     token = user_token(JWT_SECRET, user, ttl_seconds=7 * 86400)
     print(f"account {account.account_id} with {format_usd(amount)}, user {user}")
     auth = f'-H "Authorization: Bearer {token}"'
-    print(f"initiate:  curl -X POST {auth} {API}/api/account-closure/initiate/{account.account_id}")
-    print(f"follow:    curl -N {auth} {API}/api/account-closure/progress/{account.account_id}/stream")
-    print(f"operators: curl -H 'Authorization: Bearer {ADMIN_TOKEN}' {API}/api/admin/closures")
-    print(f"web page:  {API}/account-closure/{account.account_id}/close#access_token={token}")
-    print(f"ops page:  {API}/ops  (credential {ADMIN_TOKEN})")
+    print(f"initiate:  curl -X POST {auth} {shown}/api/account-closure/initiate/{account.account_id}")
+    print(f"follow:    curl -N {auth} {shown}/api/account-closure/progress/{account.account_id}/stream")
+    print(f"operators: curl -H 'Authorization: Bearer {ADMIN_TOKEN}' {shown}/api/admin/closures")
+    page = "" if start else "/close"
+    print(f"web page:  {shown}/account-closure/{account.account_id}{page}#access_token={token}")
+    print(f"ops page:  {shown}/ops  (credential {ADMIN_TOKEN})")
     if start:
         answer = httpx.post(
-            f"{API}/api/account-closure/initiate/{account.account_id}",
+            f"{api}/api/account-closure/initiate/{account.account_id}",
             headers={"Authorization": f"Bearer {token}"},
         )
         print(f"initiated: {answer.status_code} {answer.text}")

@@ -16,18 +16,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
-
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from typing import Protocol
 
 from closure.email_facts import SendResult
 from closure.email_ledger import EmailLedger
-from closure.errors import EmailOutcomeUnknown, EmailRejected, EmailUndelivered
+from closure.errors import EmailRejected, EmailUndelivered
 
 
 @dataclass(frozen=True)
@@ -87,47 +80,6 @@ class OutboxBackend:
             temporary.write_text(content, encoding="utf-8")
             os.replace(temporary, self.folder / f"{name}{suffix}")
         return f"outbox:{name}"
-
-
-_FINAL_SES_CODES = {
-    "MessageRejected",
-    "MailFromDomainNotVerifiedException",
-    "AccountSendingPausedException",
-    "NotFoundException",
-    "BadRequestException",
-}
-
-
-class SesBackend:
-    """AWS SES (v2 API) through boto3: a MIME message, optional configuration set, the key as a tag."""
-
-    def __init__(self, client: Any, configuration_set: str | None = None) -> None:
-        self._client = client
-        self._configuration_set = configuration_set
-
-    def deliver(self, email: OutgoingEmail) -> str:
-        # Raw MIME, so the HTML and the plain-text alternative travel exactly as rendered.
-        request: dict[str, Any] = {
-            "FromEmailAddress": email.sender,
-            "Destination": {"ToAddresses": list(email.to)},
-            "Content": {"Raw": {"Data": email.mime().as_bytes()}},
-            "EmailTags": [{"Name": "message_key", "Value": slug(email.message_key)[:256]}],
-        }
-        if self._configuration_set:
-            request["ConfigurationSetName"] = self._configuration_set
-        try:
-            response = self._client.send_email(**request)
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
-            raise EmailUndelivered(f"SES unreachable: {exc}") from exc
-        except ReadTimeoutError as exc:
-            raise EmailOutcomeUnknown(f"SES did not answer: {exc}") from exc
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            message = f"SES refused {email.kind} ({code}): {exc.response.get('Error', {}).get('Message', '')}"
-            if code in _FINAL_SES_CODES:
-                raise EmailRejected(message) from exc
-            raise EmailUndelivered(message) from exc
-        return str(response["MessageId"])
 
 
 class EmailDispatcher:

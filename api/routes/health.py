@@ -1,4 +1,5 @@
-"""`/healthz`: can this API reach Temporal and Redis? No secrets, no addresses."""
+"""Probes, with no secrets and no addresses: `/livez` (the process serves), `/readyz` (it can do its work: Temporal
+answers; Redis is a mirror only, so its loss never makes the API unready) and `/healthz` (both, in full)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import DeskDep, RedisDep
-from api.models import Health
+from api.models import Health, Liveness
 
 router = APIRouter(tags=["health"])
 
@@ -40,3 +41,23 @@ async def healthz(desk: DeskDep, redis_client: RedisDep) -> JSONResponse:
         {"status": "ok" if healthy else "degraded", "temporal": temporal, "redis": redis_state}
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+@router.get("/livez", response_model=Liveness)
+async def livez() -> Liveness:
+    """For a liveness probe: restart the process only when it no longer answers at all."""
+    return Liveness()
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
+async def readyz(desk: DeskDep, redis_client: RedisDep) -> JSONResponse:
+    """For a readiness probe: Temporal must answer; without Redis, progress is read from the workflows."""
+    temporal = "ok" if await _temporal_ok(desk) else "unreachable"
+    body = Health.model_validate(
+        {
+            "status": "ok" if temporal == "ok" else "degraded",
+            "temporal": temporal,
+            "redis": await _redis_state(redis_client),
+        }
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if temporal == "ok" else 503)

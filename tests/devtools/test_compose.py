@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,23 @@ def _known(variable: str) -> bool:
 
 def test_the_services_are_the_ones_make_dev_runs() -> None:
     services = _compose()["services"]
-    assert set(services) == {"temporal", "redis", "simulator", "worker", "api", "codec", "listener"}
+    assert set(services) == {
+        "volume-owner",
+        "temporal",
+        "redis",
+        "simulator",
+        "worker",
+        "api",
+        "codec",
+        "listener",
+        "seed",
+    }
     ports = {name: [str(p) for p in spec.get("ports", [])] for name, spec in services.items()}
     assert f"{PORTS['temporal']}:7233" in ports["temporal"]
     assert f"{PORTS['ui']}:8233" in ports["temporal"]
     assert f"{PORTS['simulator']}:8765" in ports["simulator"]
     assert f"{PORTS['api']}:8000" in ports["api"]
-    assert "6379:6379" in ports["redis"]
+    assert ports["redis"] == [], "Redis stays inside: a Redis on the host keeps its port"
     assert f"{PORTS['codec']}:8081" in ports["codec"]
 
 
@@ -52,7 +63,7 @@ def test_temporal_registers_the_search_attributes() -> None:
 
 def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> None:
     services = _compose()["services"]
-    for name in ("worker", "api", "codec", "listener"):
+    for name in ("worker", "api", "codec", "listener", "seed"):
         environment = services[name]["environment"]
         unknown = [v for v in environment if v.startswith("CLOSURE_") and not _known(v)]
         assert not unknown, f"{name}: not settings: {unknown}"
@@ -64,3 +75,20 @@ def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> No
     assert "--clock-rate" in services["simulator"]["command"]
     rate = services["simulator"]["command"][services["simulator"]["command"].index("--clock-rate") + 1]
     assert float(rate) == 600.0, "the simulator's clock and the policy's scale agree, as in make dev"
+
+
+def test_the_stack_runs_as_written() -> None:
+    services = _compose()["services"]
+    images = [spec["image"] for spec in services.values() if "image" in spec]
+    assert all(re.fullmatch(r"[\w./-]+:\d[\w.-]*", image) for image in images), images  # pinned tags
+    # The Temporal image runs as uid 1000: the volumes are handed to it before anything writes there.
+    owner = services["volume-owner"]
+    assert owner["command"][:3] == ["chown", "-R", "1000:1000"]
+    assert services["temporal"]["depends_on"]["volume-owner"]["condition"] == "service_completed_successfully"
+    for name in ("temporal", "redis", "api"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    for name in ("worker", "api", "listener"):
+        assert services[name]["depends_on"]["temporal"]["condition"] == "service_healthy", name
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert services["seed"]["profiles"] == ["seed"]
+    assert services["seed"]["command"][-2:] == ["seed", "--start"]
