@@ -66,7 +66,7 @@ def build_activities(settings: Settings) -> ActivityGroups:
 def webhook_from(settings: Settings) -> WebhookAlerts:
     alerts = settings.alerts
     return WebhookAlerts(
-        alerts.webhook_url,
+        alerts.webhook_url.get_secret_value() if alerts.webhook_url else None,
         alerts.webhook_format,
         alerts.webhook_secret.get_secret_value() if alerts.webhook_secret else None,
         alerts.webhook_attempts,

@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from typing import Literal
+from urllib.parse import urlsplit
 
 import redis
 from pydantic import BaseModel
@@ -157,5 +158,6 @@ async def _webhook(settings: Settings) -> Finding:
     return Finding(
         check="ops webhook",
         verdict="ok",
-        detail=f"{alerts.webhook_format} to {alerts.webhook_url.split('/')[2]} (not sent: it would alert ops)",
+        detail=f"{alerts.webhook_format} to {urlsplit(alerts.webhook_url.get_secret_value()).netloc} "
+        "(not sent: it would alert ops)",
     )

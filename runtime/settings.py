@@ -89,8 +89,10 @@ class EmailSettings(BaseModel):
 class AlertSettings(BaseModel):
     """Ops alerts where ops already look, besides email: a chat webhook or a signed JSON endpoint."""
 
-    webhook_url: str | None = Field(
-        default=None, description="Where each ops alert is POSTed; off when unset."
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Where each ops alert is POSTed (a secret: a Slack hook's path is its credential); "
+        "off when unset.",
     )
     webhook_format: Literal["slack", "json"] = Field(
         default="slack",

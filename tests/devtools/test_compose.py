@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic_settings import BaseSettings
 
 from closure.search_attributes import CLI_TYPES
 from devtools.devstack import PORTS
-from runtime.settings import Settings
+from tests.devtools.deploy_files import is_setting
 
 COMPOSE = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 
@@ -19,18 +18,6 @@ COMPOSE = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 def _compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
     return loaded
-
-
-def _known(variable: str) -> bool:
-    """Does this CLOSURE_* variable name a field of Settings (nested with __)?"""
-    path = variable.removeprefix("CLOSURE_").lower().split("__")
-    model: type[BaseSettings] | type[Any] = Settings
-    for part in path:
-        fields = getattr(model, "model_fields", {})
-        if part not in fields:
-            return False
-        model = fields[part].annotation
-    return True
 
 
 def test_the_services_are_the_ones_make_dev_runs() -> None:
@@ -65,7 +52,7 @@ def test_every_environment_variable_is_a_setting_and_points_at_a_service() -> No
     services = _compose()["services"]
     for name in ("worker", "api", "codec", "listener", "seed"):
         environment = services[name]["environment"]
-        unknown = [v for v in environment if v.startswith("CLOSURE_") and not _known(v)]
+        unknown = [v for v in environment if v.startswith("CLOSURE_") and not is_setting(v)]
         assert not unknown, f"{name}: not settings: {unknown}"
         assert environment["CLOSURE_TEMPORAL__ADDRESS"] == "temporal:7233"
         assert environment["CLOSURE_ALPACA__BASE_URL"] == "http://simulator:8765"
