@@ -120,6 +120,10 @@ class CustomerStatus(BaseModel):
 
 
 def customer_status(progress: ClosureProgress, now: datetime) -> CustomerStatus:
+    """Every moment on the broker's clock (the same as the workflow's in production), as the transfers are."""
+    progress = _on_broker_clock(progress)
+    if progress.broker_clock is not None:
+        now = progress.broker_clock.on_broker_clock(now)
     phase = _effective_phase(progress)
     total = _total(progress, phase)
     sent = progress.amount_withdrawn
@@ -142,6 +146,21 @@ def customer_status(progress: ClosureProgress, now: datetime) -> CustomerStatus:
         sequence=progress.sequence,
         completed_at=progress.completed_at,
     )
+
+
+def _on_broker_clock(progress: ClosureProgress) -> ClosureProgress:
+    anchor = progress.broker_clock
+    if anchor is None:
+        return progress
+    moved: dict[str, object] = {}
+    for name in ("next_action_at", "completed_at"):
+        moment = getattr(progress, name)
+        if moment is not None:
+            moved[name] = anchor.on_broker_clock(moment)
+    if progress.attention is not None and progress.attention.auto_retry_at is not None:
+        retry_at = anchor.on_broker_clock(progress.attention.auto_retry_at)
+        moved["attention"] = progress.attention.model_copy(update={"auto_retry_at": retry_at})
+    return progress.model_copy(update=moved)
 
 
 def _effective_phase(progress: ClosureProgress) -> ClosurePhase:

@@ -161,6 +161,15 @@ class ClosureInput(BaseModel):
     )
 
 
+class BrokerClockAnchor(BaseModel):
+    broker_at: AwareDatetime = Field(description="The broker's clock at the last look.")
+    workflow_at: AwareDatetime = Field(description="Workflow time of that look.")
+    rate: float = Field(default=1.0, description="Broker seconds per workflow second.")
+
+    def on_broker_clock(self, moment: datetime) -> datetime:
+        return self.broker_at + (moment - self.workflow_at) * self.rate
+
+
 class ClosureProgress(BaseModel):
     """The one progress model: served by the query, mirrored to Redis, returned by the API."""
 
@@ -197,6 +206,11 @@ class ClosureProgress(BaseModel):
     mirrored_at: AwareDatetime | None = Field(
         default=None, description="Set by the Redis mirror when it stored this."
     )
+    broker_clock: BrokerClockAnchor | None = Field(
+        default=None,
+        description="The last look at the broker's clock, to show workflow times on the broker's: the same "
+        "in production; a simulated clock may run faster.",
+    )
 
     @classmethod
     def of(
@@ -206,8 +220,10 @@ class ClosureProgress(BaseModel):
         workflow_id: str,
         state: ClosureState,
         policy: ClosurePolicy,
+        broker_clock: BrokerClockAnchor | None = None,
     ) -> ClosureProgress:
         return cls(
+            broker_clock=broker_clock,
             account_id=account_id,
             user_id=user_id,
             workflow_id=workflow_id,

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from closure.broker_types import AccountView
     from closure.phases import ClosurePhase
     from closure.policy import ClosurePolicy
-    from closure.progress import ClosureProgress, ClosureState, OpsAlert, PhaseChange
+    from closure.progress import BrokerClockAnchor, ClosureProgress, ClosureState, OpsAlert, PhaseChange
     from closure.search_attributes import CLOSURE_NEEDS_ATTENTION, CLOSURE_PHASE
     from runtime import metrics
     from workflows.alerts import ops_email
@@ -286,8 +286,12 @@ class ClosureRun:
             self._mirroring = False
 
     def progress(self) -> ClosureProgress:
+        anchor = None
+        if self._broker_anchor is not None:
+            seen, at = self._broker_anchor
+            anchor = BrokerClockAnchor(broker_at=seen, workflow_at=at, rate=self.policy.broker_clock_rate)
         return ClosureProgress.of(
-            self.account_id, self.user_id, workflow.info().workflow_id, self.state, self.policy
+            self.account_id, self.user_id, workflow.info().workflow_id, self.state, self.policy, anchor
         )
 
     def alert(self, kind: str, message: str, email: bool = True) -> None:

@@ -75,9 +75,9 @@ async function refresh() {
 
 function renderDetail(progress) {
   $("detail-account").textContent = progress.account_id;
+  $("detail-step").textContent = progress.step;
   facts($("detail-facts"), [
     ["Phase", progress.phase],
-    ["Step", progress.step],
     ["Confirmation", progress.confirmation_number],
     ["Started (workflow time)", when(progress.started_at)],
     ["Sent", money(progress.amount_withdrawn)],

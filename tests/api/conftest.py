@@ -31,7 +31,9 @@ async def browser() -> AsyncIterator[Browser]:
 def stack(
     dev_env: WorkflowEnvironment, sim: SimulatorServer, redis_url: str, tmp_path: Path
 ) -> Iterator[ApiStack]:
-    """The whole stack with Redis, its clock and every policy wait running an hour per second."""
+    """The whole stack with Redis, its clock and every policy wait running an hour per second; the returns
+    watch is one bank day (not three), as the pages show nothing during it but the closing step."""
     address = dev_env.client.service_client.config.target_host
-    with api_stack(address, sim.url, tmp_path, redis_url, time_scale=SCALE) as stack:
+    shorter = {"CLOSURE_POLICY__RETURNS_WATCH": "1"}
+    with api_stack(address, sim.url, tmp_path, redis_url, time_scale=SCALE, extra=shorter) as stack:
         yield stack

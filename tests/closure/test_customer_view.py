@@ -8,7 +8,7 @@ from decimal import Decimal
 from closure.bank_calendar import expected_at_bank
 from closure.customer_view import StepState, customer_status
 from closure.phases import ClosurePhase
-from closure.progress import Attention, ClosureProgress, TransferRecord
+from closure.progress import Attention, BrokerClockAnchor, ClosureProgress, TransferRecord
 from tests.support import ny
 
 
@@ -141,3 +141,20 @@ def test_before_the_sales_settle_the_total_is_not_guessed() -> None:
     assert view.total is None
     assert view.expected_done_by is None
     assert view.steps[0].state == StepState.CURRENT
+
+
+def test_on_a_faster_broker_clock_every_moment_is_shown_on_the_brokers() -> None:
+    # A simulation: the broker's clock runs 3,600 times faster than the workflow's, which stands in 2026.
+    seen = BrokerClockAnchor(broker_at=ny(2025, 4, 15, 10), workflow_at=ny(2026, 12, 4, 12), rate=3600.0)
+    progress = _progress(
+        ClosurePhase.WITHDRAWAL_24HR_WAIT,
+        amount_withdrawn=Decimal("50000.00"),
+        amount_remaining=Decimal("20000.00"),
+        transfers=[_sent(1, ny(2025, 4, 15, 10))],
+        next_action_at=ny(2026, 12, 4, 12) + timedelta(seconds=24),  # 24 h on the broker's clock
+        broker_clock=seen,
+    )
+    view = customer_status(progress, now=ny(2026, 12, 4, 12))
+    assert view.next_action is not None
+    assert view.next_action.at == ny(2025, 4, 16, 10)
+    assert view.expected_done_by == date(2025, 4, 21)  # sent Wednesday 16 before the cut-off: by Monday 21
