@@ -4,6 +4,10 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md worker.py ./
+COPY requirements/prod.lock requirements/prod.lock
+# The pinned, hashed production dependencies first (a layer that changes only with the lock), then the code.
+RUN pip install --no-cache-dir uv==0.13.9 \
+    && uv pip install --system --no-cache --require-hashes -r requirements/prod.lock
 COPY closure closure
 COPY adapters adapters
 COPY runtime runtime
@@ -13,6 +17,6 @@ COPY api api
 COPY ops ops
 COPY simulator simulator
 COPY devtools devtools
-RUN pip install --no-cache-dir '.[ses,supabase,otel]'
+RUN uv pip install --system --no-cache --no-deps '.[ses,supabase,otel]'
 USER 1000
 CMD ["python", "-m", "worker"]

@@ -4,13 +4,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo dev stop test lint format venv clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
+.PHONY: demo dev stop test lint format venv lock clean preview-emails bench-seeds bench-chaos bench-events bench-cost \
 	bench-api bench-cpu bench-memory screenshots
 
-$(STAMP): pyproject.toml
+UV_VERSION := 0.13.9
+
+# From the lock file (every version pinned, every file hashed): uv installs it in seconds; the project itself
+# goes in editable, without resolving anything again.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --require-hashes -r requirements/dev.lock
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -80,6 +85,14 @@ screenshots: $(STAMP)
 ## Every email rendered with sample data into .data/email-preview/.
 preview-emails: $(STAMP)
 	$(PY) -m devtools.email_preview
+
+## Pin every dependency again from pyproject.toml (requirements/dev.lock for make, CI and development;
+## requirements/prod.lock for the image).
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet \
+		--custom-compile-command "make lock" -o requirements/dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra ses --extra supabase --extra otel --python-version 3.11 \
+		--generate-hashes --quiet --custom-compile-command "make lock" -o requirements/prod.lock
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
