@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 
@@ -18,7 +19,7 @@ def _closed_address() -> str:
         return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
-def _closure(cwd: Path, *args: str, address: str | None = None) -> dict[str, str]:
+def _closure(cwd: Path, *args: str, address: str | None = None) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSURE_TEMPORAL__ADDRESS")}
     if address:
         env["CLOSURE_TEMPORAL__ADDRESS"] = address
@@ -26,20 +27,27 @@ def _closure(cwd: Path, *args: str, address: str | None = None) -> dict[str, str
         [str(BIN / "closure"), "--json", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    answer: dict[str, str] = json.loads(done.stdout)
-    return answer
+    return json.loads(done.stdout)
 
 
 def test_the_cli_reads_the_running_stacks_profile(tmp_path: Path) -> None:
     stack = tmp_path / ".data" / "dev"
     stack.mkdir(parents=True)
     address = _closed_address()  # the stack's Temporal, down for this test: the error names where it looked
-    (stack / "profile.env").write_text(f"CLOSURE_TEMPORAL__ADDRESS={address}\n")
+    records = stack / "closure.db"
+    (stack / "profile.env").write_text(
+        f"CLOSURE_TEMPORAL__ADDRESS={address}\nCLOSURE_RECORDS__SQLITE_PATH={records}\n"
+    )
     (stack / "devstack.pid").write_text(str(os.getpid()))  # a live process stands in for make dev
 
     error = _closure(tmp_path, "list")["error"]
     assert error.startswith(f"cannot reach Temporal at {address} "), error
     assert "no `make dev`" not in error
+    checked = {f["check"]: f["detail"] for f in _closure(tmp_path, "doctor")}
+    assert checked["user records"] == f"SQLite {records}: readable", (
+        "the stack's records, not .data/closure.db"
+    )
+    assert not (tmp_path / ".data" / "closure.db").exists()
 
 
 def test_with_no_stack_running_the_cli_says_so(tmp_path: Path) -> None:
