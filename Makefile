@@ -35,7 +35,7 @@ stop: $(STAMP)
 ## Lint, type-check and the whole test suite (starts a throwaway Redis if none is running, installs Chromium).
 test: $(STAMP) lint
 	scripts/ensure-redis
-	scripts/ensure-chromium
+	scripts/ensure-test-tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -79,7 +79,7 @@ bench-memory: $(STAMP)
 ## The web pages at desktop and phone widths, from the browser tests, into docs/screenshots/.
 screenshots: $(STAMP)
 	scripts/ensure-redis
-	scripts/ensure-chromium
+	scripts/ensure-test-tools
 	CLOSURE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/api/test_customer_page.py tests/api/test_ops_dashboard.py
 
 ## Every email rendered with sample data into .data/email-preview/.

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
-from tests.runtime.monitoring import DASHBOARD, dashboard_queries, deployed_metrics, rules
+import pytest
+
+from tests.runtime.monitoring import DASHBOARD, RULES, dashboard_queries, deployed_metrics, rules
 
 DURATION = re.compile(r"^\d+[smhdw]$")
 
@@ -28,6 +32,17 @@ def test_every_rule_is_a_complete_alert() -> None:
         assert rule["labels"]["severity"] in ("page", "ticket")
         assert rule["annotations"]["summary"]
         assert rule["annotations"]["description"]
+
+
+def test_promtool_accepts_the_rules() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:  # make test installs it (Debian's prometheus package) where it can
+        pytest.skip("promtool is not installed: the rules were checked by their schema only")
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout
 
 
 def test_the_dashboard_is_grafana_json_with_a_query_per_panel() -> None:
