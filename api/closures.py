@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -170,6 +171,12 @@ class ClosureDesk:
         return description.status == WorkflowExecutionStatus.RUNNING
 
     async def _inspect(self, account_id: str) -> AccountView:
+        try:
+            uuid.UUID(account_id)  # Alpaca's ids are UUIDs; alpaca-py refuses anything else with a ValueError
+        except ValueError as exc:
+            raise ApiError(
+                422, "BrokerAccountNotFound", f"{account_id} is not an Alpaca account id (a UUID)"
+            ) from exc
         try:
             return await run_in_threadpool(self.broker.inspect_account, account_id)
         except AccountNotFound as exc:

@@ -26,8 +26,12 @@ from tests.api.test_auth import ADMIN, ALICE, _settings, _token
 from tests.conftest import CODEC_KEYS, binary
 from workflows.client import start_closure
 
-VIEWER = _token("user-vera", email="vera@firm.example", app_metadata={"closure_role": "viewer"})
-OPERATOR = _token("user-otto", email="otto@firm.example", app_metadata={"closure_role": "operator"})
+# Minted as the module is read, so they must outlive the tests that run before these in a whole suite.
+LATER = int(time.time()) + 6 * 3600
+VIEWER = _token("user-vera", email="vera@firm.example", app_metadata={"closure_role": "viewer"}, exp=LATER)
+OPERATOR = _token(
+    "user-otto", email="otto@firm.example", app_metadata={"closure_role": "operator"}, exp=LATER
+)
 UI = "http://localhost:8233"
 PLAIN = {
     "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,12 +18,13 @@ from closure.operators import Actor, AuditEntry, AuditOutcome, OperatorRole
 from tests.api.test_auth import ADMIN, ALICE, ALICE_ACCOUNT, _settings, _token
 
 VERA, OTTO = "vera@firm.example", "otto@firm.example"
-CREDENTIALS = {
-    "none": None,
-    "customer": _token(ALICE),
-    "viewer": _token("user-vera", email=VERA, app_metadata={"closure_role": "viewer"}),
-    "operator": _token("user-otto", email=OTTO, app_metadata={"closure_role": "operator"}),
-    "automation": ADMIN,
+# Minted when a test runs, not when the module is read: a suite can take longer than a token lives.
+CREDENTIALS: dict[str, Callable[[], str | None]] = {
+    "none": lambda: None,
+    "customer": lambda: _token(ALICE),
+    "viewer": lambda: _token("user-vera", email=VERA, app_metadata={"closure_role": "viewer"}),
+    "operator": lambda: _token("user-otto", email=OTTO, app_metadata={"closure_role": "operator"}),
+    "automation": lambda: ADMIN,
 }
 ROUTES = {
     "list": ("GET", "/api/admin/closures"),
@@ -56,7 +57,7 @@ def api(tmp_path: Path) -> Iterator[httpx.Client]:
 @pytest.mark.parametrize("credential", CREDENTIALS)
 @pytest.mark.parametrize("route", ROUTES)
 def test_the_role_matrix(api: httpx.Client, credential: str, route: str) -> None:
-    token = CREDENTIALS[credential]
+    token = CREDENTIALS[credential]()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = api.request(*ROUTES[route], headers=headers, json={"reason": "matrix"})
     assert response.status_code == MATRIX[credential][route], response.text
@@ -91,7 +92,7 @@ def test_the_audit_route_shows_the_trail_oldest_first(api: httpx.Client, tmp_pat
         records.append_audit(AuditEntry.of(at, ALICE_ACCOUNT, otto, "cancel", n == 0, "asked", outcome, "ok"))
     response = api.get(
         f"/api/admin/closures/{ALICE_ACCOUNT}/audit",
-        headers={"Authorization": f"Bearer {CREDENTIALS['viewer']}"},
+        headers={"Authorization": f"Bearer {CREDENTIALS['viewer']()}"},
     )
     assert response.status_code == 200
     entries = response.json()["entries"]
@@ -103,7 +104,7 @@ def test_the_audit_route_shows_the_trail_oldest_first(api: httpx.Client, tmp_pat
 
 def test_an_operator_is_named_by_email_and_identified_by_the_user_id(tmp_path: Path) -> None:
     verifier = TokenVerifier(_settings(tmp_path).api)
-    actor = verifier.operator(str(CREDENTIALS["operator"]))
+    actor = verifier.operator(str(CREDENTIALS["operator"]()))
     assert (actor.name, actor.subject, actor.role, actor.via) == (
         OTTO,
         "user-otto",

@@ -36,7 +36,12 @@ def _activities(events: list[HistoryEvent]) -> list[str]:
 async def test_the_shape_of_a_closure_repeats_its_commands_task_by_task() -> None:
     figures, closure, shape = await measure_with_histories(1)
 
-    assert _commands(shape) == _commands(closure)
+    commands, copied = _commands(closure), _commands(shape)
+    # Which task a command lands in can shift by one when a local activity finishes a moment later (a
+    # loaded machine): the commands are the same, the task count within one.
+    tasks = "workflow_task_completed_event_attributes"
+    assert abs(copied.pop(tasks) - commands.pop(tasks)) <= 1
+    assert copied == commands
     assert _activities(shape) == _activities(closure)
     assert abs(len(shape) - len(closure)) <= 2, (len(shape), len(closure))
     assert figures.closure_ms > figures.activity_ms > 0
