@@ -121,7 +121,12 @@ async def cancel(
 @router.get(
     "/{account_id}/broker",
     response_model=BrokerStatePublic,
-    responses={**REFUSALS, 422: problem("The broker does not know the account"), 503: problem("Broker down")},
+    responses={
+        **REFUSALS,
+        422: problem("The broker does not know the account"),
+        502: problem("The broker refused the read"),
+        503: problem("Broker down"),
+    },
 )
 async def broker_state(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> BrokerStatePublic:
     """The account as the broker has it now: status, cash, what is withdrawable, positions, the bank."""

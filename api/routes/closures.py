@@ -85,7 +85,12 @@ async def customer_status_of(
 @router.get(
     "/preview/{account_id}",
     response_model=ClosurePreviewPublic,
-    responses={**REFUSALS, 503: problem("The broker is unreachable")},
+    responses={
+        **REFUSALS,
+        422: problem("The broker does not know the account"),
+        502: problem("The broker refused the read"),
+        503: problem("The broker is unreachable"),
+    },
 )
 async def preview(user: CurrentUser, desk: DeskDep, account_id: str = AccountId) -> ClosurePreviewPublic:
     """What closing would do now (what is sold, what is sent where, the estimate), before anything starts."""
