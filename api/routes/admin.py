@@ -123,6 +123,7 @@ async def cancel(
     response_model=BrokerStatePublic,
     responses={
         **REFUSALS,
+        404: problem("A path the API will not read (an encoded / or \\)"),
         422: problem("The broker does not know the account"),
         502: problem("The broker refused the read"),
         503: problem("Broker down"),
