@@ -61,3 +61,11 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 def problem(description: str) -> dict[str, Any]:
     """An OpenAPI `responses` entry for a refusal."""
     return {"model": ApiProblem, "description": description}
+
+
+# What a route that reads the account at the broker may answer besides its own refusals.
+BROKER_READ: Responses = {
+    422: problem("The broker does not know the account"),
+    502: problem("The broker refused the read"),
+    503: problem("The broker is unreachable"),
+}

@@ -10,7 +10,7 @@ from temporalio.service import RPCError
 
 from api.closures import temporal_unavailable
 from api.deps import DeskDep, OperationsDep, Operator, Viewer
-from api.errors import ApiError, Responses, problem
+from api.errors import BROKER_READ, ApiError, Responses, problem
 from api.models import (
     AuditTrailPublic,
     BrokerStatePublic,
@@ -124,9 +124,7 @@ async def cancel(
     responses={
         **REFUSALS,
         404: problem("A path the API will not read (an encoded / or \\)"),
-        422: problem("The broker does not know the account"),
-        502: problem("The broker refused the read"),
-        503: problem("Broker down"),
+        **BROKER_READ,
     },
 )
 async def broker_state(_: Viewer, desk: DeskDep, account_id: str = AccountId) -> BrokerStatePublic:

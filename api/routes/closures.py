@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from adapters.redis.progress_feed import ProgressFeed
 from api.closures import ClosureDesk
 from api.deps import CurrentUser, DeskDep, FeedDep
-from api.errors import Responses, not_found, problem
+from api.errors import BROKER_READ, Responses, not_found, problem
 from api.models import (
     AccountClosurePublic,
     ClosureDataPublic,
@@ -85,12 +85,7 @@ async def customer_status_of(
 @router.get(
     "/preview/{account_id}",
     response_model=ClosurePreviewPublic,
-    responses={
-        **REFUSALS,
-        422: problem("The broker does not know the account"),
-        502: problem("The broker refused the read"),
-        503: problem("The broker is unreachable"),
-    },
+    responses={**REFUSALS, **BROKER_READ},
 )
 async def preview(user: CurrentUser, desk: DeskDep, account_id: str = AccountId) -> ClosurePreviewPublic:
     """What closing would do now (what is sold, what is sent where, the estimate), before anything starts."""
